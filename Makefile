@@ -1,0 +1,44 @@
+# Run `make` for the list of targets.
+SHELL := /bin/bash
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+GO ?= go
+TEST_TIMEOUT ?= 15m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/edge and bin/worker
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/edge ./edge
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/worker ./worker
+
+.PHONY: run
+run: build ## start a private Redis (.data/), the edge and the worker, and print how to try them
+	deploy/local/run.sh
+
+.PHONY: redis
+redis: ## make sure redis-server is installed (apt-get as root)
+	deploy/local/ensure-redis.sh
+
+.PHONY: test
+test: redis ## go vet and go test -race ./... against real redis-servers
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+.PHONY: bench
+bench: ## Go benchmarks of the hot code, with -benchmem
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: lint
+lint: ## gofmt, go vet and a go mod tidy diff
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt needed" && exit 1)
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+.PHONY: clean
+clean: ## remove bin/ and .data/
+	rm -rf bin .data

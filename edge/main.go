@@ -1,0 +1,242 @@
+// Command edge answers GET /{code} with a redirect and serves the REST API
+// under /api/v1. Run "edge -h" for its flags and "edge keys create -h" for
+// API-key management.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/shortener/shortener/pkg/api"
+	"github.com/shortener/shortener/pkg/auth"
+	"github.com/shortener/shortener/pkg/flagenv"
+	"github.com/shortener/shortener/pkg/link"
+	"github.com/shortener/shortener/pkg/obs"
+	"github.com/shortener/shortener/pkg/redirect"
+	"github.com/shortener/shortener/pkg/redisx"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "edge:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// config is every setting of the edge, filled from flags and SHORTENER_ env.
+type config struct {
+	listen, opsListen, redisURL, baseURL, adminKey string
+	redirectStatus                                 int
+	allowAnonymous                                 bool
+	countryHeader, geoIPDB, trustedProxies         string
+	maxURLLength                                   int
+	blocklist                                      string
+	defaultTTL, cacheTTL                           time.Duration
+	cacheSizeMB                                    int
+	partitions                                     int
+	keyPrefix                                      string
+	maxBodyBytes                                   int
+	logFormat, logLevel                            string
+	shutdownTimeout                                time.Duration
+}
+
+func redisFlags(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.redisURL, "redis", "redis://127.0.0.1:6379", "Redis URL: standalone, sentinel (?master_set=) or cluster (several seeds comma-separated)")
+	fs.IntVar(&c.partitions, "partitions", redisx.DefaultPartitions, "hash-tag partitions of the keyspace and click stream; fixed once links exist")
+	fs.StringVar(&c.keyPrefix, "key-prefix", "", "prefix of every Redis key (to share one Redis between deployments)")
+	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.listen, "listen", ":8080", "address of redirects and /api/v1")
+	fs.StringVar(&c.opsListen, "ops-listen", ":9100", "address of /metrics, /healthz and /readyz")
+	fs.StringVar(&c.baseURL, "base-url", "http://localhost:8080", "prefix of short_url and of QR codes; links to its host are refused")
+	fs.StringVar(&c.adminKey, "admin-key", "", "a bootstrap admin API key (never stored in Redis)")
+	fs.IntVar(&c.redirectStatus, "redirect-status", 302, "redirect status: 301, 302, 307 or 308")
+	fs.BoolVar(&c.allowAnonymous, "allow-anonymous", true, "may callers without an API key create links")
+	fs.StringVar(&c.countryHeader, "country-header", "", "trusted request header holding the visitor's ISO country (e.g. CF-IPCountry)")
+	fs.StringVar(&c.geoIPDB, "geoip-db", "", "MaxMind/DB-IP .mmdb file for country lookup by IP")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
+	fs.IntVar(&c.maxURLLength, "max-url-length", link.DefaultMaxURLLength, "longest destination URL accepted, in bytes")
+	fs.StringVar(&c.blocklist, "blocklist", "", "file of blocked destination domains, one a line (subdomains included)")
+	fs.DurationVar(&c.defaultTTL, "default-ttl", link.DefaultTTL, "lifetime of links created without ttl or expires_at; 0 = never expire")
+	fs.DurationVar(&c.cacheTTL, "cache-ttl", link.DefaultCacheTTL, "longest a resolved code stays in the client-side cache (Redis invalidates it sooner on change)")
+	fs.IntVar(&c.cacheSizeMB, "cache-size-mb", 64, "client-side cache size per Redis connection, MiB")
+	fs.IntVar(&c.maxBodyBytes, "max-body-bytes", 64<<10, "largest request body accepted, bytes (413 above)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for requests in flight")
+	redisFlags(fs, &c)
+	if err := flagenv.Parse(fs, args, getenv); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q (subcommands: keys)", fs.Args())
+	}
+	if !redirect.ValidStatus(c.redirectStatus) {
+		return c, fmt.Errorf("--redirect-status must be 301, 302, 307 or 308, got %d", c.redirectStatus)
+	}
+	if c.defaultTTL < 0 || c.cacheTTL <= 0 || c.cacheSizeMB <= 0 || c.maxBodyBytes <= 0 {
+		return c, errors.New("--default-ttl must be >= 0; --cache-ttl, --cache-size-mb and --max-body-bytes must be > 0")
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "keys" {
+		return runKeys(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && (args[0] == "version" || args[0] == "--version") {
+		fmt.Fprintln(stdout, "edge", version)
+		return nil
+	}
+	cfg, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := obs.NewLogger(stderr, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	ks, err := redisx.NewKeyspace(cfg.keyPrefix, cfg.partitions)
+	if err != nil {
+		return err
+	}
+	policy, err := urlPolicy(cfg)
+	if err != nil {
+		return err
+	}
+
+	rdb, err := redisx.Connect(ctx, redisx.Config{
+		URL: cfg.redisURL, ClientName: "shortener-edge", CacheSizeEachConn: cfg.cacheSizeMB << 20,
+		ConnWriteTimeout: 2 * time.Second,
+	}, log)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	if err := redisx.PinPartitions(ctx, rdb, ks); err != nil {
+		return err
+	}
+
+	reg := obs.NewRegistry()
+	store := link.NewStore(rdb, link.Config{Keys: ks, Policy: policy, DefaultTTL: cfg.defaultTTL, CacheTTL: cfg.cacheTTL})
+	keys := auth.NewKeys(rdb, ks, cfg.adminKey, link.ValidOwner)
+	redirects, err := redirect.New(redirect.Config{Status: cfg.redirectStatus, Resolver: store, Log: log, Registry: reg})
+	if err != nil {
+		return err
+	}
+	rest, err := api.New(api.Config{Store: store, Keys: keys, BaseURL: cfg.baseURL, AllowAnonymous: cfg.allowAnonymous, Log: log, Registry: reg})
+	if err != nil {
+		return err
+	}
+
+	ops, err := obs.StartOps(cfg.opsListen, reg, func(ctx context.Context) error { return redisx.Ping(ctx, rdb, time.Second) }, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		_ = ops.Shutdown(context.Background())
+		return fmt.Errorf("cannot listen on %s: %w", cfg.listen, err)
+	}
+	srv := &fasthttp.Server{
+		Handler:               route(rest, redirects),
+		ErrorHandler:          serverError,
+		Name:                  "",
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		MaxRequestBodySize:    cfg.maxBodyBytes,
+		ReadBufferSize:        16 << 10,
+		ReadTimeout:           10 * time.Second,
+		WriteTimeout:          10 * time.Second,
+		IdleTimeout:           90 * time.Second,
+		CloseOnShutdown:       true,
+		Logger:                slogPrintf{log},
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("edge started", "version", version, "listen", ln.Addr().String(), "ops_listen", ops.Addr(),
+		"redis_mode", fmt.Sprint(rdb.Mode()), "partitions", cfg.partitions, "base_url", cfg.baseURL)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		_ = ops.Shutdown(context.Background())
+		return fmt.Errorf("server stopped: %w", err)
+	}
+	log.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.ShutdownWithContext(sctx); err != nil {
+		log.Warn("requests still in flight at shutdown timeout", "err", err)
+	}
+	_ = ops.Shutdown(sctx)
+	log.Info("edge stopped")
+	return nil
+}
+
+func urlPolicy(cfg config) (*link.URLPolicy, error) {
+	var bl io.Reader
+	if cfg.blocklist != "" {
+		f, err := os.Open(cfg.blocklist)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open blocklist: %w", err)
+		}
+		defer f.Close()
+		bl = f
+	}
+	return link.NewURLPolicy(cfg.maxURLLength, cfg.baseURL, bl)
+}
+
+// route sends /api/ to the REST API and everything else to the redirects.
+func route(rest *api.API, redirects *redirect.Handler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		p := ctx.Path()
+		if len(p) >= 5 && string(p[:5]) == "/api/" || string(p) == "/api" {
+			rest.Serve(ctx)
+			return
+		}
+		redirects.Serve(ctx)
+	}
+}
+
+// serverError answers requests fasthttp itself refuses, as problem+json.
+func serverError(ctx *fasthttp.RequestCtx, err error) {
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		api.WriteProblem(ctx, 413, api.TypeTooLarge, "Content Too Large", "the request body is larger than the limit")
+	case strings.Contains(err.Error(), "too big"):
+		api.WriteProblem(ctx, 431, api.TypeHeaderTooBig, "Request Header Fields Too Large", "the request headers are too large")
+	default:
+		api.WriteProblem(ctx, 400, api.TypeBadRequest, "Bad Request", "the request could not be parsed")
+	}
+	ctx.SetConnectionClose()
+}
+
+type slogPrintf struct{ log *slog.Logger }
+
+func (s slogPrintf) Printf(format string, args ...any) {
+	s.log.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
+}

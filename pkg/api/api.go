@@ -1,0 +1,454 @@
+// Package api holds the edge's JSON REST API under /api/v1: links, stats,
+// API-key authentication and problem+json errors.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/shortener/shortener/pkg/auth"
+	"github.com/shortener/shortener/pkg/link"
+)
+
+// Prefix is the path prefix of the API.
+const Prefix = "/api/v1"
+
+// DefaultListLimit is the page size of GET /links without ?limit.
+const DefaultListLimit = 50
+
+// Config configures the API.
+type Config struct {
+	Store          *link.Store
+	Keys           *auth.Keys
+	BaseURL        string // prefix of short_url, without a trailing slash
+	AllowAnonymous bool
+	Log            *slog.Logger
+	Registry       prometheus.Registerer
+	// Timeout bounds the Redis work of one API call.
+	Timeout time.Duration
+}
+
+// API serves /api/v1. It is safe for concurrent use.
+type API struct {
+	cfg      Config
+	requests *prometheus.CounterVec
+}
+
+// New returns the API and registers its metrics.
+func New(cfg Config) (*API, error) {
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	a := &API{cfg: cfg, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shortener_edge_api_requests_total",
+		Help: "API requests by route and status code.",
+	}, []string{"route", "status"})}
+	if cfg.Registry != nil {
+		if err := cfg.Registry.Register(a.requests); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// route names are the metric's label values: a fixed, bounded set.
+const (
+	routeCreate   = "create_link"
+	routeList     = "list_links"
+	routeGet      = "get_link"
+	routeDelete   = "delete_link"
+	routeStats    = "stats"
+	routeNotFound = "unknown"
+)
+
+// Serve answers a request whose path starts with /api/.
+func (a *API) Serve(ctx *fasthttp.RequestCtx) {
+	route := a.dispatch(ctx)
+	a.requests.WithLabelValues(route, strconv.Itoa(ctx.Response.StatusCode())).Inc()
+}
+
+func (a *API) dispatch(ctx *fasthttp.RequestCtx) string {
+	path := string(ctx.Path())
+	rest, ok := strings.CutPrefix(path, Prefix+"/")
+	if !ok {
+		WriteProblem(ctx, 404, TypeNotFound, "Not Found", "no such API route")
+		return routeNotFound
+	}
+	seg := strings.Split(rest, "/")
+	switch {
+	case len(seg) == 1 && seg[0] == "links":
+		switch {
+		case ctx.IsPost():
+			a.create(ctx)
+			return routeCreate
+		case ctx.IsGet():
+			a.list(ctx)
+			return routeList
+		}
+		methodNotAllowed(ctx, "GET, POST")
+		return routeList
+	case len(seg) == 2 && seg[0] == "links":
+		switch {
+		case ctx.IsGet() || ctx.IsHead():
+			a.get(ctx, seg[1])
+			return routeGet
+		case ctx.IsDelete():
+			a.delete(ctx, seg[1])
+			return routeDelete
+		}
+		methodNotAllowed(ctx, "GET, DELETE")
+		return routeGet
+	case len(seg) == 1 && seg[0] == "stats":
+		if !ctx.IsGet() {
+			methodNotAllowed(ctx, "GET")
+			return routeStats
+		}
+		a.stats(ctx)
+		return routeStats
+	}
+	WriteProblem(ctx, 404, TypeNotFound, "Not Found", "no such API route")
+	return routeNotFound
+}
+
+func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
+	WriteProblem(ctx, 405, TypeMethod, "Method Not Allowed", "allowed: "+allow)
+	ctx.Response.Header.Set("Allow", allow)
+}
+
+func (a *API) context() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), a.cfg.Timeout)
+}
+
+// fail answers with the problem for err; unknown errors are logged, and
+// only a generic detail reaches the client.
+func (a *API) fail(ctx *fasthttp.RequestCtx, err error) {
+	status, typ, title, public := errorStatus(err)
+	detail := "the link store cannot be reached; try again"
+	if public {
+		detail = err.Error()
+	} else {
+		a.cfg.Log.Error("API call failed", "method", string(ctx.Method()), "path", string(ctx.Path()), "err", err)
+	}
+	WriteProblem(ctx, status, typ, title, detail)
+}
+
+// principal resolves the caller's key. ok is false when the answer (401)
+// has been written.
+func (a *API) principal(ctx *fasthttp.RequestCtx) (auth.Principal, bool) {
+	key := ""
+	if h := ctx.Request.Header.Peek("Authorization"); len(h) > 0 {
+		scheme, rest, found := bytes.Cut(h, []byte(" "))
+		if !found || !bytes.EqualFold(scheme, []byte("Bearer")) || len(bytes.TrimSpace(rest)) == 0 {
+			WriteProblem(ctx, 401, TypeUnauthorized, "Unauthorized", "Authorization must be \"Bearer KEY\"")
+			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="shortener"`)
+			return auth.Principal{}, false
+		}
+		key = string(bytes.TrimSpace(rest))
+	} else if h := ctx.Request.Header.Peek("X-API-Key"); len(h) > 0 {
+		key = string(h)
+	}
+	if key == "" {
+		return auth.Principal{}, true
+	}
+	c, cancel := a.context()
+	defer cancel()
+	p, err := a.cfg.Keys.Lookup(c, key)
+	if err != nil {
+		a.fail(ctx, err)
+		if errors.Is(err, auth.ErrUnknownKey) {
+			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="shortener", error="invalid_token"`)
+		}
+		return auth.Principal{}, false
+	}
+	return p, true
+}
+
+func requireKey(ctx *fasthttp.RequestCtx, p auth.Principal) bool {
+	if p.Anonymous() {
+		WriteProblem(ctx, 401, TypeUnauthorized, "Unauthorized", "this call needs an API key (Authorization: Bearer KEY or X-API-Key)")
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="shortener"`)
+		return false
+	}
+	return true
+}
+
+// linkJSON is the link object of the contract.
+type linkJSON struct {
+	Code      string  `json:"code"`
+	ShortURL  string  `json:"short_url"`
+	URL       string  `json:"url"`
+	Owner     string  `json:"owner"`
+	CreatedAt string  `json:"created_at"`
+	ExpiresAt *string `json:"expires_at"`
+	MaxClicks *int64  `json:"max_clicks"`
+	Clicks    int64   `json:"clicks"`
+	Existing  bool    `json:"existing,omitempty"`
+}
+
+func (a *API) toJSON(l link.Link, clicks int64) linkJSON {
+	j := linkJSON{
+		Code: l.Code, ShortURL: a.cfg.BaseURL + "/" + l.Code, URL: l.URL, Owner: l.Owner,
+		CreatedAt: l.CreatedAt.UTC().Format(time.RFC3339), Clicks: clicks,
+	}
+	if j.Owner == "" {
+		j.Owner = link.AnonymousOwner
+	}
+	if !l.ExpiresAt.IsZero() {
+		s := l.ExpiresAt.UTC().Format(time.RFC3339)
+		j.ExpiresAt = &s
+	}
+	if l.MaxClicks > 0 {
+		m := l.MaxClicks
+		j.MaxClicks = &m
+	}
+	return j
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		WriteProblem(ctx, 500, TypeInternal, "Internal Server Error", "cannot encode the answer")
+		return
+	}
+	ctx.Response.SetStatusCode(status)
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.Response.SetBody(buf.Bytes())
+}
+
+// createBody is the body of POST /links. Unknown fields are refused.
+type createBody struct {
+	URL        *string         `json:"url"`
+	CustomCode string          `json:"custom_code"`
+	TTL        json.RawMessage `json:"ttl"`
+	ExpiresAt  *string         `json:"expires_at"`
+	MaxClicks  json.RawMessage `json:"max_clicks"`
+	Dedupe     bool            `json:"dedupe"`
+	_          struct{}        `json:"-"`
+}
+
+// decodeJSON reads exactly one JSON object from the request body into v.
+func decodeJSON(ctx *fasthttp.RequestCtx, v any) bool {
+	ct := ctx.Request.Header.ContentType()
+	mt, _, _ := bytes.Cut(ct, []byte(";"))
+	if !bytes.EqualFold(bytes.TrimSpace(mt), []byte("application/json")) {
+		WriteProblem(ctx, 415, TypeMediaType, "Unsupported Media Type", "send the body as Content-Type: application/json")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(ctx.Request.Body()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		WriteProblem(ctx, 400, TypeInvalidBody, "Invalid Request Body", "body is not the expected JSON object: "+jsonErr(err))
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		WriteProblem(ctx, 400, TypeInvalidBody, "Invalid Request Body", "body must hold exactly one JSON object")
+		return false
+	}
+	return true
+}
+
+func jsonErr(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q must be a %s", te.Field, te.Type)
+	case errors.Is(err, io.EOF):
+		return "body is empty"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "malformed JSON"
+}
+
+// wholeNumber reads a JSON integer literal (not a string, not a fraction).
+func wholeNumber(raw json.RawMessage) (int64, bool) {
+	v, err := strconv.ParseInt(string(raw), 10, 64)
+	return v, err == nil
+}
+
+func (a *API) create(ctx *fasthttp.RequestCtx) {
+	p, ok := a.principal(ctx)
+	if !ok {
+		return
+	}
+	if p.Anonymous() && !a.cfg.AllowAnonymous {
+		requireKey(ctx, p)
+		return
+	}
+	var body createBody
+	if !decodeJSON(ctx, &body) {
+		return
+	}
+	if body.URL == nil {
+		WriteProblem(ctx, 400, TypeInvalidURL, "Invalid URL", "url is required")
+		return
+	}
+	req := link.CreateRequest{URL: *body.URL, CustomCode: body.CustomCode, Owner: p.Owner, Dedupe: body.Dedupe}
+	if body.TTL != nil && string(body.TTL) != "null" {
+		v, ok := wholeNumber(body.TTL)
+		if !ok || v <= 0 || v > int64(link.MaxTTL/time.Second) {
+			a.fail(ctx, link.ErrTTL)
+			return
+		}
+		req.TTL = time.Duration(v) * time.Second
+	}
+	if body.ExpiresAt != nil {
+		t, err := time.Parse(time.RFC3339, *body.ExpiresAt)
+		if err != nil {
+			a.fail(ctx, link.ErrExpiresAt)
+			return
+		}
+		req.ExpiresAt = t
+	}
+	if body.MaxClicks != nil && string(body.MaxClicks) != "null" {
+		v, ok := wholeNumber(body.MaxClicks)
+		if !ok || v < 1 {
+			a.fail(ctx, link.ErrMaxClicks)
+			return
+		}
+		req.MaxClicks = v
+	}
+	c, cancel := a.context()
+	defer cancel()
+	l, existing, err := a.cfg.Store.Create(c, req)
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	var clicks int64
+	status := 201
+	if existing {
+		status = 200
+		if n, err := a.cfg.Store.Clicks(c, l.Code); err == nil {
+			clicks = n[0]
+		}
+	} else {
+		ctx.Response.Header.Set("Location", Prefix+"/links/"+l.Code)
+	}
+	j := a.toJSON(l, clicks)
+	j.Existing = existing
+	writeJSON(ctx, status, j)
+}
+
+func (a *API) get(ctx *fasthttp.RequestCtx, code string) {
+	if _, ok := a.principal(ctx); !ok {
+		return
+	}
+	c, cancel := a.context()
+	defer cancel()
+	l, err := a.cfg.Store.Get(c, code)
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	clicks, err := a.cfg.Store.Clicks(c, code)
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	writeJSON(ctx, 200, a.toJSON(l, clicks[0]))
+}
+
+func (a *API) delete(ctx *fasthttp.RequestCtx, code string) {
+	p, ok := a.principal(ctx)
+	if !ok || !requireKey(ctx, p) {
+		return
+	}
+	c, cancel := a.context()
+	defer cancel()
+	if err := a.cfg.Store.Delete(c, code, p.Owner, p.Admin); err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	ctx.Response.SetStatusCode(204)
+}
+
+func (a *API) list(ctx *fasthttp.RequestCtx) {
+	p, ok := a.principal(ctx)
+	if !ok || !requireKey(ctx, p) {
+		return
+	}
+	args := ctx.QueryArgs()
+	limit := DefaultListLimit
+	if v := args.Peek("limit"); len(v) > 0 {
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 || n > link.MaxListLimit {
+			WriteProblem(ctx, 400, TypeInvalidParam, "Invalid Parameter", fmt.Sprintf("limit must be 1 to %d", link.MaxListLimit))
+			return
+		}
+		limit = n
+	}
+	owner := p.Owner
+	if v := args.Peek("owner"); len(v) > 0 {
+		if !p.Admin && string(v) != p.Owner {
+			WriteProblem(ctx, 403, TypeForbidden, "Forbidden", "only an admin may list another owner's links")
+			return
+		}
+		owner = string(v)
+		if !link.ValidOwner(owner) {
+			WriteProblem(ctx, 400, TypeInvalidParam, "Invalid Parameter", link.ErrOwner.Error())
+			return
+		}
+	}
+	c, cancel := a.context()
+	defer cancel()
+	links, next, err := a.cfg.Store.List(c, owner, string(args.Peek("cursor")), limit)
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	codes := make([]string, len(links))
+	for i, l := range links {
+		codes[i] = l.Code
+	}
+	clicks, err := a.cfg.Store.Clicks(c, codes...)
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	out := struct {
+		Links      []linkJSON `json:"links"`
+		NextCursor string     `json:"next_cursor"`
+	}{Links: make([]linkJSON, len(links)), NextCursor: next}
+	for i, l := range links {
+		out.Links[i] = a.toJSON(l, clicks[i])
+	}
+	writeJSON(ctx, 200, out)
+}
+
+func (a *API) stats(ctx *fasthttp.RequestCtx) {
+	if _, ok := a.principal(ctx); !ok {
+		return
+	}
+	c, cancel := a.context()
+	defer cancel()
+	n, err := a.cfg.Store.Count(c)
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	clicks, err := a.cfg.Store.TotalClicks(c)
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	writeJSON(ctx, 200, map[string]int64{"total_links": n, "total_clicks": clicks})
+}

@@ -1,0 +1,144 @@
+// Package redirect holds the hot path of the edge: GET and HEAD /{code},
+// resolved through the client-side cache and answered without allocating.
+package redirect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/shortener/shortener/pkg/link"
+)
+
+// Resolver finds the target of a code; *link.Store is one.
+type Resolver interface {
+	Resolve(ctx context.Context, code []byte) (link.Target, error)
+}
+
+// Config configures a Handler.
+type Config struct {
+	// Status is the redirect status: 301, 302, 307 or 308.
+	Status   int
+	Resolver Resolver
+	Log      *slog.Logger
+	Registry prometheus.Registerer
+}
+
+// ValidStatus reports whether s is a redirect status the edge may send.
+func ValidStatus(s int) bool { return s == 301 || s == 302 || s == 307 || s == 308 }
+
+// CacheControl returns the Cache-Control header fitting a redirect status.
+// Permanent redirects may be cached by browsers for a short while (a cached
+// redirect is a click analytics never sees); temporary ones must not be.
+func CacheControl(status int) string {
+	if status == 301 || status == 308 {
+		return "public, max-age=300"
+	}
+	return "private, no-cache"
+}
+
+// Handler serves redirects. It is safe for concurrent use.
+type Handler struct {
+	status       int
+	cacheControl string
+	resolver     Resolver
+	log          *slog.Logger
+	bg           context.Context // never cancelled: rueidis takes its fast path
+
+	redirects struct{ ok, notFound, expired, failed prometheus.Counter }
+	cache     struct{ hit, miss prometheus.Counter }
+}
+
+// Pre-rendered bodies: the error answers do not allocate either.
+var (
+	body404 = problemBody(404, "Not Found", "no link has this code")
+	body405 = problemBody(405, "Method Not Allowed", "use GET or HEAD")
+	body410 = problemBody(410, "Gone", "this link has expired")
+	body503 = problemBody(503, "Service Unavailable", "the link store cannot be reached; try again")
+)
+
+func problemBody(status int, title, detail string) []byte {
+	return []byte(fmt.Sprintf(`{"type":"about:blank","title":%q,"status":%d,"detail":%q}`, title, status, detail))
+}
+
+// New returns a Handler and registers its metrics.
+func New(cfg Config) (*Handler, error) {
+	if !ValidStatus(cfg.Status) {
+		return nil, fmt.Errorf("redirect status must be 301, 302, 307 or 308, got %d", cfg.Status)
+	}
+	h := &Handler{status: cfg.Status, cacheControl: CacheControl(cfg.Status), resolver: cfg.Resolver, log: cfg.Log, bg: context.Background()}
+	redirects := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shortener_edge_redirects_total",
+		Help: "Answers to GET and HEAD /{code} by result: ok (redirected), not_found, expired, error.",
+	}, []string{"result"})
+	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shortener_edge_cache_lookups_total",
+		Help: "Code lookups by the client-side cache outcome: hit (no Redis round trip) or miss.",
+	}, []string{"result"})
+	if cfg.Registry != nil {
+		if err := cfg.Registry.Register(redirects); err != nil {
+			return nil, err
+		}
+		if err := cfg.Registry.Register(cache); err != nil {
+			return nil, err
+		}
+	}
+	h.redirects.ok = redirects.WithLabelValues("ok")
+	h.redirects.notFound = redirects.WithLabelValues("not_found")
+	h.redirects.expired = redirects.WithLabelValues("expired")
+	h.redirects.failed = redirects.WithLabelValues("error")
+	h.cache.hit = cache.WithLabelValues("hit")
+	h.cache.miss = cache.WithLabelValues("miss")
+	return h, nil
+}
+
+// Serve answers a request whose path is /{code}.
+func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
+	path := ctx.Path()
+	if len(path) < 2 || path[0] != '/' || !link.ValidLookup(path[1:]) {
+		h.redirects.notFound.Inc()
+		writeProblem(ctx, fasthttp.StatusNotFound, body404)
+		return
+	}
+	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.Response.Header.Set("Allow", "GET, HEAD")
+		writeProblem(ctx, fasthttp.StatusMethodNotAllowed, body405)
+		return
+	}
+	t, err := h.resolver.Resolve(h.bg, path[1:])
+	if t.Cached {
+		h.cache.hit.Inc()
+	} else {
+		h.cache.miss.Inc()
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, link.ErrNotFound):
+			h.redirects.notFound.Inc()
+			writeProblem(ctx, fasthttp.StatusNotFound, body404)
+		case errors.Is(err, link.ErrExpired):
+			h.redirects.expired.Inc()
+			writeProblem(ctx, fasthttp.StatusGone, body410)
+		default:
+			h.redirects.failed.Inc()
+			h.log.Warn("cannot resolve code", "code", string(path[1:]), "err", err)
+			writeProblem(ctx, fasthttp.StatusServiceUnavailable, body503)
+		}
+		return
+	}
+	h.redirects.ok.Inc()
+	ctx.Response.SetStatusCode(h.status)
+	ctx.Response.Header.Set("Location", t.URL)
+	ctx.Response.Header.Set("Cache-Control", h.cacheControl)
+}
+
+func writeProblem(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.Response.SetStatusCode(status)
+	ctx.Response.Header.SetContentType("application/problem+json")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.Response.SetBodyRaw(body)
+}

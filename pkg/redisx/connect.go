@@ -1,0 +1,30 @@
+package redisx
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// Connect is New, retried with exponential backoff (100 ms doubling to 5 s)
+// until Redis answers or ctx ends: a process may start before Redis does.
+func Connect(ctx context.Context, cfg Config, log *slog.Logger) (rueidis.Client, error) {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		c, err := New(cfg)
+		if err == nil {
+			return c, nil
+		}
+		log.Warn("redis not reachable, retrying", "attempt", attempt, "retry_in", backoff.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		if backoff *= 2; backoff > 5*time.Second {
+			backoff = 5 * time.Second
+		}
+	}
+}

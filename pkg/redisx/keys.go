@@ -1,0 +1,108 @@
+package redisx
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// DefaultPartitions is the number of partitions when none is configured.
+const DefaultPartitions = 16
+
+// MaxPartitions bounds the partition count.
+const MaxPartitions = 1024
+
+// Keyspace names every Redis key of the service. Keys of one link (its
+// record, its analytics, its click-stream partition) share the hash tag of
+// the link's partition, so every script touching one link runs on one
+// Redis Cluster slot. A Keyspace is a value; it is safe for concurrent use.
+type Keyspace struct {
+	// Prefix is prepended to every key; it must not contain '{' or '}'.
+	Prefix string
+	// Partitions is the number of hash-tag partitions. It must never change
+	// once links exist: a code's keys would move to another tag.
+	Partitions int
+
+	tags []string // "{p0}", "{p1}", … precomputed
+}
+
+// NewKeyspace validates and returns a Keyspace.
+func NewKeyspace(prefix string, partitions int) (Keyspace, error) {
+	if partitions < 1 || partitions > MaxPartitions {
+		return Keyspace{}, fmt.Errorf("partitions must be 1 to %d, got %d", MaxPartitions, partitions)
+	}
+	for _, c := range prefix {
+		if c == '{' || c == '}' || c <= ' ' || c == 0x7f {
+			return Keyspace{}, fmt.Errorf("key prefix %q must not contain braces, spaces or control characters", prefix)
+		}
+	}
+	ks := Keyspace{Prefix: prefix, Partitions: partitions, tags: make([]string, partitions)}
+	for i := range ks.tags {
+		ks.tags[i] = "{p" + strconv.Itoa(i) + "}"
+	}
+	return ks, nil
+}
+
+// PartitionOf returns the partition of a code: FNV-1a over its bytes modulo
+// the partition count. It does not allocate.
+func PartitionOf[T ~string | ~[]byte](code T, partitions int) int {
+	return int(Hash(code) % uint32(partitions))
+}
+
+// Hash is 32-bit FNV-1a over the bytes of s. It does not allocate.
+func Hash[T ~string | ~[]byte](s T) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// Partition returns the partition of code.
+func (k Keyspace) Partition(code string) int { return PartitionOf(code, k.Partitions) }
+
+// Tag returns the hash tag of partition p, e.g. "{p3}".
+func (k Keyspace) Tag(p int) string { return k.tags[p] }
+
+// Link is the key of a link record: string, expires with the link.
+func (k Keyspace) Link(code string) string {
+	return k.Prefix + "l:" + k.tags[k.Partition(code)] + ":" + code
+}
+
+// LinkPrefix returns the part of Link(code) before the code; len(prefix)+len(code) == len(Link(code)).
+func (k Keyspace) LinkPrefix(p int) string { return k.Prefix + "l:" + k.tags[p] + ":" }
+
+// Expiry is the sorted set of the codes of partition p scored by expiry in
+// Unix milliseconds (+inf for links that never expire).
+func (k Keyspace) Expiry(p int) string { return k.Prefix + "exp:" + k.tags[p] }
+
+// Owner is the sorted set indexing an owner's links, lexically ordered by
+// "<created ms, 13 digits>:<code>".
+func (k Keyspace) Owner(owner string) string { return k.Prefix + "o:{" + owner + "}" }
+
+// Dedupe maps (owner, URL digest) to the code holding that URL.
+func (k Keyspace) Dedupe(owner, digest string) string {
+	return k.Prefix + "d:{" + owner + "}:" + digest
+}
+
+// APIKey is the record of an API key, named by the key's SHA-256 hex digest.
+func (k Keyspace) APIKey(digest string) string { return k.Prefix + "k:" + digest }
+
+// ClickTotals is the hash of a link's all-time click totals (field "total",
+// "human", "bot"), written by the worker.
+func (k Keyspace) ClickTotals(code string) string {
+	return k.Prefix + "a:" + k.tags[k.Partition(code)] + ":" + code
+}
+
+// LinkKeys lists every key that belongs to one link (all in the link's
+// slot), for deletion. The record comes first.
+func (k Keyspace) LinkKeys(code string) []string {
+	return []string{k.Link(code), k.ClickTotals(code)}
+}
+
+// GlobalClicks is the counter of all clicks ever counted.
+func (k Keyspace) GlobalClicks() string { return k.Prefix + "stats:clicks" }
+
+// Meta is the hash of settings that must stay the same for every process
+// sharing the keyspace (the partition count).
+func (k Keyspace) Meta() string { return k.Prefix + "meta" }
