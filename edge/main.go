@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,9 +20,13 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/shortener/shortener/pkg/analytics"
 	"github.com/shortener/shortener/pkg/api"
 	"github.com/shortener/shortener/pkg/auth"
+	"github.com/shortener/shortener/pkg/clicks"
+	"github.com/shortener/shortener/pkg/clientip"
 	"github.com/shortener/shortener/pkg/flagenv"
+	"github.com/shortener/shortener/pkg/geo"
 	"github.com/shortener/shortener/pkg/link"
 	"github.com/shortener/shortener/pkg/obs"
 	"github.com/shortener/shortener/pkg/redirect"
@@ -57,6 +62,9 @@ type config struct {
 	maxBodyBytes                                   int
 	logFormat, logLevel                            string
 	shutdownTimeout                                time.Duration
+	clickBuffer, clickBatch                        int
+	clickFlushTimeout                              time.Duration
+	recordClicks                                   bool
 }
 
 func redisFlags(fs *flag.FlagSet, c *config) {
@@ -87,6 +95,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&c.cacheSizeMB, "cache-size-mb", 64, "client-side cache size per Redis connection, MiB")
 	fs.IntVar(&c.maxBodyBytes, "max-body-bytes", 64<<10, "largest request body accepted, bytes (413 above)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for requests in flight")
+	fs.BoolVar(&c.recordClicks, "record-clicks", true, "append a click event to the stream for every GET redirect")
+	fs.IntVar(&c.clickBuffer, "click-buffer", clicks.DefaultBuffer, "click events held in memory while Redis is slow or down; past it they are dropped and counted")
+	fs.IntVar(&c.clickBatch, "click-batch", clicks.DefaultBatch, "most click events appended in one round trip")
+	fs.DurationVar(&c.clickFlushTimeout, "click-flush-timeout", clicks.DefaultFlushTimeout, "how long SIGTERM waits to flush buffered click events")
 	redisFlags(fs, &c)
 	if err := flagenv.Parse(fs, args, getenv); err != nil {
 		return c, err
@@ -99,6 +111,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if c.defaultTTL < 0 || c.cacheTTL <= 0 || c.cacheSizeMB <= 0 || c.maxBodyBytes <= 0 {
 		return c, errors.New("--default-ttl must be >= 0; --cache-ttl, --cache-size-mb and --max-body-bytes must be > 0")
+	}
+	if c.clickBuffer <= 0 || c.clickBatch <= 0 || c.clickFlushTimeout <= 0 {
+		return c, errors.New("--click-buffer, --click-batch and --click-flush-timeout must be > 0")
 	}
 	return c, nil
 }
@@ -127,6 +142,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	trusted, err := clientip.ParseTrusted(cfg.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	geoResolver, err := geo.Open(geo.Config{Header: cfg.countryHeader, DBPath: cfg.geoIPDB})
+	if err != nil {
+		return fmt.Errorf("--geoip-db: %w", err)
+	}
+	defer geoResolver.Close()
 
 	rdb, err := redisx.Connect(ctx, redisx.Config{
 		URL: cfg.redisURL, ClientName: "shortener-edge", CacheSizeEachConn: cfg.cacheSizeMB << 20,
@@ -143,11 +167,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg := obs.NewRegistry()
 	store := link.NewStore(rdb, link.Config{Keys: ks, Policy: policy, DefaultTTL: cfg.defaultTTL, CacheTTL: cfg.cacheTTL})
 	keys := auth.NewKeys(rdb, ks, cfg.adminKey, link.ValidOwner)
-	redirects, err := redirect.New(redirect.Config{Status: cfg.redirectStatus, Resolver: store, Log: log, Registry: reg})
+	var producer *clicks.Producer
+	if cfg.recordClicks {
+		producer, err = clicks.NewProducer(clicks.ProducerConfig{Client: rdb, Keys: ks, EdgeID: edgeID(), Buffer: cfg.clickBuffer,
+			Batch: cfg.clickBatch, FlushTimeout: cfg.clickFlushTimeout, Log: log, Registry: reg})
+		if err != nil {
+			return err
+		}
+	}
+	redirects, err := redirect.New(redirect.Config{Status: cfg.redirectStatus, Resolver: store, Log: log, Registry: reg,
+		Clicks: producer, Geo: geoResolver, Trusted: trusted})
 	if err != nil {
 		return err
 	}
-	rest, err := api.New(api.Config{Store: store, Keys: keys, BaseURL: cfg.baseURL, AllowAnonymous: cfg.allowAnonymous, Log: log, Registry: reg})
+	rest, err := api.New(api.Config{Store: store, Keys: keys, Analytics: analytics.NewReader(rdb, ks, nil), BaseURL: cfg.baseURL,
+		AllowAnonymous: cfg.allowAnonymous, Log: log, Registry: reg})
 	if err != nil {
 		return err
 	}
@@ -177,6 +211,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		if producer != nil {
+			producer.Run(flushCtx)
+		}
+	}()
+	defer func() { stopFlush(); <-flushed }()
 	log.Info("edge started", "version", version, "listen", ln.Addr().String(), "ops_listen", ops.Addr(),
 		"redis_mode", fmt.Sprint(rdb.Mode()), "partitions", cfg.partitions, "base_url", cfg.baseURL)
 
@@ -192,9 +235,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := srv.ShutdownWithContext(sctx); err != nil {
 		log.Warn("requests still in flight at shutdown timeout", "err", err)
 	}
+	stopFlush() // every request has finished: flush the clicks they recorded
+	<-flushed
 	_ = ops.Shutdown(sctx)
 	log.Info("edge stopped")
 	return nil
+}
+
+// edgeID names this process in the click producer's sequence keys.
+func edgeID() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
 }
 
 func urlPolicy(cfg config) (*link.URLPolicy, error) {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,9 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shortener/shortener/pkg/analytics"
 	"github.com/shortener/shortener/pkg/flagenv"
 	"github.com/shortener/shortener/pkg/obs"
 	"github.com/shortener/shortener/pkg/redisx"
+	"github.com/shortener/shortener/pkg/useragent"
 )
 
 var version = "dev"
@@ -35,6 +38,8 @@ type config struct {
 	redisURL, opsListen, consumer, group string
 	partitions                           int
 	keyPrefix, logFormat, logLevel       string
+	batch, maxDeliveries, uaCache        int
+	block, claimIdle, trimInterval       time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -50,8 +55,23 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.keyPrefix, "key-prefix", "", "prefix of every Redis key; must match the edge")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.IntVar(&c.batch, "batch", analytics.DefaultBatch, "most events read and applied at once")
+	fs.DurationVar(&c.block, "block", analytics.DefaultBlock, "how long one read waits for new events")
+	fs.DurationVar(&c.claimIdle, "claim-idle", analytics.DefaultClaimIdle, "idle time after which another worker's pending events are taken over (XAUTOCLAIM)")
+	fs.IntVar(&c.maxDeliveries, "max-deliveries", analytics.DefaultMaxDeliveries, "deliveries after which an event goes to the dead-letter stream")
+	fs.DurationVar(&c.trimInterval, "trim-interval", analytics.DefaultTrimInterval, "how often streams are trimmed behind every consumer group")
+	fs.IntVar(&c.uaCache, "ua-cache", useragent.DefaultCacheSize, "user agents kept classified in the LRU")
 	if err := flagenv.Parse(fs, args, getenv); err != nil {
 		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.batch <= 0 || c.block <= 0 || c.claimIdle <= 0 || c.maxDeliveries <= 0 || c.trimInterval <= 0 || c.uaCache <= 0 {
+		return c, errors.New("--batch, --block, --claim-idle, --max-deliveries, --trim-interval and --ua-cache must be > 0")
+	}
+	if c.consumer == "" || c.group == "" {
+		return c, errors.New("--consumer and --group must not be empty")
 	}
 	return c, nil
 }
@@ -82,8 +102,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	log.Info("worker started", "version", version, "consumer", cfg.consumer, "group", cfg.group, "ops_listen", ops.Addr())
-	<-ctx.Done()
+	defer func() { _ = ops.Shutdown(context.Background()) }()
+	classifier, err := useragent.New(cfg.uaCache)
+	if err != nil {
+		return err
+	}
+	fresh := make([]byte, 32)
+	_, _ = rand.Read(fresh)
+	vkey, err := analytics.VisitorKey(ctx, rdb, ks, fresh)
+	if err != nil {
+		return err
+	}
+	consumer, err := analytics.NewConsumer(analytics.ConsumerConfig{
+		Client: rdb, Keys: ks, Group: cfg.group, Name: cfg.consumer, Classifier: classifier, VisitorKey: vkey,
+		Batch: cfg.batch, Block: cfg.block, ClaimIdle: cfg.claimIdle, MaxDeliveries: cfg.maxDeliveries,
+		TrimInterval: cfg.trimInterval, Log: log, Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("worker started", "version", version, "consumer", cfg.consumer, "group", cfg.group,
+		"partitions", cfg.partitions, "ops_listen", ops.Addr())
+	if err := consumer.Run(ctx); err != nil {
+		return err
+	}
 	log.Info("worker stopped")
-	return ops.Shutdown(context.Background())
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/shortener/shortener/pkg/analytics"
 	"github.com/shortener/shortener/pkg/auth"
 	"github.com/shortener/shortener/pkg/link"
 )
@@ -31,6 +32,7 @@ const DefaultListLimit = 50
 type Config struct {
 	Store          *link.Store
 	Keys           *auth.Keys
+	Analytics      *analytics.Reader
 	BaseURL        string // prefix of short_url, without a trailing slash
 	AllowAnonymous bool
 	Log            *slog.Logger
@@ -70,6 +72,8 @@ const (
 	routeGet      = "get_link"
 	routeDelete   = "delete_link"
 	routeStats    = "stats"
+	routeTop      = "stats_top"
+	routeAnalytic = "link_analytics"
 	routeNotFound = "unknown"
 )
 
@@ -110,6 +114,20 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx) string {
 		}
 		methodNotAllowed(ctx, "GET, DELETE")
 		return routeGet
+	case len(seg) == 3 && seg[0] == "links" && seg[2] == "analytics":
+		if !ctx.IsGet() {
+			methodNotAllowed(ctx, "GET")
+			return routeAnalytic
+		}
+		a.analytics(ctx, seg[1])
+		return routeAnalytic
+	case len(seg) == 2 && seg[0] == "stats" && seg[1] == "top":
+		if !ctx.IsGet() {
+			methodNotAllowed(ctx, "GET")
+			return routeTop
+		}
+		a.top(ctx)
+		return routeTop
 	case len(seg) == 1 && seg[0] == "stats":
 		if !ctx.IsGet() {
 			methodNotAllowed(ctx, "GET")
@@ -451,4 +469,101 @@ func (a *API) stats(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	writeJSON(ctx, 200, map[string]int64{"total_links": n, "total_clicks": clicks})
+}
+
+// intParam reads an optional integer query parameter within [lo, hi].
+func intParam(ctx *fasthttp.RequestCtx, name string, def, lo, hi int) (int, bool) {
+	v := ctx.QueryArgs().Peek(name)
+	if len(v) == 0 {
+		return def, true
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < lo || n > hi {
+		WriteProblem(ctx, 400, TypeInvalidParam, "Invalid Parameter", fmt.Sprintf("%s must be a whole number from %d to %d", name, lo, hi))
+		return 0, false
+	}
+	return n, true
+}
+
+// mayRead reports whether p may see l's analytics: its owner or an admin
+// (anonymous links: admins only). It writes 401 or 403 otherwise.
+func mayRead(ctx *fasthttp.RequestCtx, p auth.Principal, l link.Link) bool {
+	if !requireKey(ctx, p) {
+		return false
+	}
+	if p.Admin || (l.Owner != "" && l.Owner == p.Owner) {
+		return true
+	}
+	WriteProblem(ctx, 403, TypeForbidden, "Forbidden", "only the link's owner or an admin may read its analytics")
+	return false
+}
+
+func (a *API) analytics(ctx *fasthttp.RequestCtx, code string) {
+	p, ok := a.principal(ctx)
+	if !ok {
+		return
+	}
+	days, ok := intParam(ctx, "days", 30, 1, analytics.DailyRetentionDays)
+	if !ok {
+		return
+	}
+	c, cancel := a.context()
+	defer cancel()
+	l, err := a.cfg.Store.Get(c, code)
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	if !mayRead(ctx, p, l) {
+		return
+	}
+	rep, err := a.cfg.Analytics.Link(c, code, days)
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	writeJSON(ctx, 200, struct {
+		Code      string `json:"code"`
+		URL       string `json:"url"`
+		CreatedAt string `json:"created_at"`
+		analytics.Report
+	}{Code: l.Code, URL: l.URL, CreatedAt: l.CreatedAt.UTC().Format(time.RFC3339), Report: rep})
+}
+
+type topJSON struct {
+	Code   string `json:"code"`
+	URL    string `json:"url"`
+	Clicks int64  `json:"clicks"`
+}
+
+func (a *API) top(ctx *fasthttp.RequestCtx) {
+	if _, ok := a.principal(ctx); !ok {
+		return
+	}
+	limit, ok := intParam(ctx, "limit", 10, 1, 100)
+	if !ok {
+		return
+	}
+	c, cancel := a.context()
+	defer cancel()
+	// Ask for a few more than needed: codes whose link is gone are skipped.
+	entries, err := a.cfg.Analytics.Top(c, limit+10)
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	out := struct {
+		Links []topJSON `json:"links"`
+	}{Links: make([]topJSON, 0, limit)}
+	for _, e := range entries {
+		if len(out.Links) == limit {
+			break
+		}
+		l, err := a.cfg.Store.Get(c, e.Code)
+		if err != nil {
+			continue
+		}
+		out.Links = append(out.Links, topJSON{Code: e.Code, URL: l.URL, Clicks: e.Clicks})
+	}
+	writeJSON(ctx, 200, out)
 }

@@ -52,7 +52,7 @@ type Store struct {
 	cfg Config
 	now func() time.Time
 
-	linkPrefix []string                // per partition, the link key prefix
+	linkPrefix []string                 // per partition, the link key prefix
 	intern     []atomic.Pointer[string] // recently built link keys, by code hash
 }
 
@@ -197,7 +197,8 @@ var deleteScript = rueidis.NewLuaScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
-for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+redis.call('ZREM', KEYS[3], ARGV[2])
+for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
 return 1
 `)
 
@@ -419,9 +420,10 @@ func (s *Store) Delete(ctx context.Context, code, caller string, admin bool) err
 	if !admin && (l.Owner == "" || l.Owner != caller) {
 		return ErrForbidden
 	}
-	linkKeys := s.cfg.Keys.LinkKeys(code) // the record first, then the rest
-	keys := make([]string, 0, len(linkKeys)+1)
-	keys = append(keys, linkKeys[0], s.cfg.Keys.Expiry(s.cfg.Keys.Partition(code)))
+	p := s.cfg.Keys.Partition(code)
+	linkKeys := s.cfg.Keys.LinkKeys(code, s.now()) // the record first, then the rest
+	keys := make([]string, 0, len(linkKeys)+2)
+	keys = append(keys, linkKeys[0], s.cfg.Keys.Expiry(p), s.cfg.Keys.Top(p))
 	keys = append(keys, linkKeys[1:]...)
 	n, err := deleteScript.Exec(ctx, s.c, keys, []string{raw, code}).AsInt64()
 	if err != nil {
@@ -559,9 +561,17 @@ func (s *Store) Clicks(ctx context.Context, codes ...string) ([]int64, error) {
 
 // TotalClicks returns the number of clicks ever counted, over all links.
 func (s *Store) TotalClicks(ctx context.Context) (int64, error) {
-	n, err := s.c.Do(ctx, s.c.B().Get().Key(s.cfg.Keys.GlobalClicks()).Build()).AsInt64()
-	if err != nil && !rueidis.IsRedisNil(err) {
-		return 0, fmt.Errorf("read total clicks: %w", err)
+	cmds := make(rueidis.Commands, s.cfg.Keys.Partitions)
+	for p := range cmds {
+		cmds[p] = s.c.B().Get().Key(s.cfg.Keys.PartitionClicks(p)).Build()
 	}
-	return n, nil
+	var total int64
+	for _, r := range s.c.DoMulti(ctx, cmds...) {
+		n, err := r.AsInt64()
+		if err != nil && !rueidis.IsRedisNil(err) {
+			return 0, fmt.Errorf("read total clicks: %w", err)
+		}
+		total += n
+	}
+	return total, nil
 }

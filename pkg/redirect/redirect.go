@@ -7,10 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/shortener/shortener/pkg/clicks"
+	"github.com/shortener/shortener/pkg/clientip"
+	"github.com/shortener/shortener/pkg/geo"
 	"github.com/shortener/shortener/pkg/link"
 )
 
@@ -26,6 +32,12 @@ type Config struct {
 	Resolver Resolver
 	Log      *slog.Logger
 	Registry prometheus.Registerer
+	// Clicks receives a click event for every GET redirect; nil records none.
+	Clicks *clicks.Producer
+	// Geo finds the visitor's country; nil means "unknown".
+	Geo *geo.Resolver
+	// Trusted are the proxies whose X-Forwarded-For is believed.
+	Trusted *clientip.Trusted
 }
 
 // ValidStatus reports whether s is a redirect status the edge may send.
@@ -48,6 +60,10 @@ type Handler struct {
 	resolver     Resolver
 	log          *slog.Logger
 	bg           context.Context // never cancelled: rueidis takes its fast path
+	clicks       *clicks.Producer
+	geo          *geo.Resolver
+	geoHeader    string
+	trusted      *clientip.Trusted
 
 	redirects struct{ ok, notFound, expired, failed prometheus.Counter }
 	cache     struct{ hit, miss prometheus.Counter }
@@ -70,7 +86,14 @@ func New(cfg Config) (*Handler, error) {
 	if !ValidStatus(cfg.Status) {
 		return nil, fmt.Errorf("redirect status must be 301, 302, 307 or 308, got %d", cfg.Status)
 	}
-	h := &Handler{status: cfg.Status, cacheControl: CacheControl(cfg.Status), resolver: cfg.Resolver, log: cfg.Log, bg: context.Background()}
+	h := &Handler{status: cfg.Status, cacheControl: CacheControl(cfg.Status), resolver: cfg.Resolver, log: cfg.Log,
+		bg: context.Background(), clicks: cfg.Clicks, geo: cfg.Geo, trusted: cfg.Trusted}
+	if h.trusted == nil {
+		h.trusted, _ = clientip.ParseTrusted("")
+	}
+	if h.geo != nil {
+		h.geoHeader = h.geo.Header()
+	}
 	redirects := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shortener_edge_redirects_total",
 		Help: "Answers to GET and HEAD /{code} by result: ok (redirected), not_found, expired, error.",
@@ -134,7 +157,47 @@ func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
 	ctx.Response.SetStatusCode(h.status)
 	ctx.Response.Header.Set("Location", t.URL)
 	ctx.Response.Header.Set("Cache-Control", h.cacheControl)
+	if h.clicks != nil && ctx.IsGet() {
+		h.record(ctx, path[1:])
+	}
 }
+
+// record hands the click to the producer. The event points into request
+// buffers; Record copies what it keeps before returning.
+func (h *Handler) record(ctx *fasthttp.RequestCtx, code []byte) {
+	var peer netip.Addr
+	if ip := ctx.RemoteIP(); ip != nil {
+		peer, _ = netip.AddrFromSlice(ip)
+		peer = peer.Unmap()
+	}
+	ip := h.trusted.ClientIP(peer, ctx.Request.Header.Peek("X-Forwarded-For"))
+	var ipBuf [48]byte
+	ipText := ipBuf[:0]
+	if ip.IsValid() {
+		ipText = ip.AppendTo(ipText)
+	}
+	country := clicks.CountryUnknown
+	if h.geo != nil {
+		var hv []byte
+		if h.geoHeader != "" {
+			hv = ctx.Request.Header.Peek(h.geoHeader)
+		}
+		country = h.geo.Country(hv, ip)
+	}
+	ev := clicks.Event{
+		Code:      b2s(code),
+		Time:      time.Now(),
+		IP:        b2s(ipText),
+		UserAgent: b2s(ctx.Request.Header.UserAgent()),
+		Referer:   b2s(ctx.Request.Header.Referer()),
+		Country:   country,
+	}
+	h.clicks.Record(&ev)
+}
+
+// b2s views b as a string without copying; only for values that do not
+// outlive the request (Record copies them).
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func writeProblem(ctx *fasthttp.RequestCtx, status int, body []byte) {
 	ctx.Response.SetStatusCode(status)

@@ -3,6 +3,7 @@ package redisx
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // DefaultPartitions is the number of partitions when none is configured.
@@ -88,20 +89,60 @@ func (k Keyspace) Dedupe(owner, digest string) string {
 // APIKey is the record of an API key, named by the key's SHA-256 hex digest.
 func (k Keyspace) APIKey(digest string) string { return k.Prefix + "k:" + digest }
 
-// ClickTotals is the hash of a link's all-time click totals (field "total",
-// "human", "bot"), written by the worker.
+// AnalyticsPrefix is the common prefix of the analytics keys of the codes
+// of partition p: AnalyticsPrefix(p)+code is ClickTotals(code).
+func (k Keyspace) AnalyticsPrefix(p int) string { return k.Prefix + "a:" + k.tags[p] + ":" }
+
+// ClickTotals is the hash of a link's all-time click totals (fields
+// "total", "human", "bot"), written by the worker.
 func (k Keyspace) ClickTotals(code string) string {
-	return k.Prefix + "a:" + k.tags[k.Partition(code)] + ":" + code
+	return k.AnalyticsPrefix(k.Partition(code)) + code
 }
+
+// Suffixes of the per-link analytics keys, appended to ClickTotals(code).
+const (
+	SuffixDaily     = ":d"  // hash day (YYYYMMDD) -> human clicks; days past retention pruned
+	SuffixHourly    = ":h"  // hash hour (YYYYMMDDHH) -> human clicks; hours past retention pruned
+	SuffixRecent    = ":r"  // list of the last clicks, newest first
+	SuffixBreakdown = ":b:" // + day: hash c:/d:/b:/o:/r: field -> human clicks that day
+	SuffixVisitors  = ":u:" // + day: HyperLogLog of visitor hashes that day
+)
+
+// DayKeyRetention is how many days of per-day keys a link can have.
+const DayKeyRetention = 91
 
 // LinkKeys lists every key that belongs to one link (all in the link's
-// slot), for deletion. The record comes first.
-func (k Keyspace) LinkKeys(code string) []string {
-	return []string{k.Link(code), k.ClickTotals(code)}
+// slot), for deletion: the record first, then its analytics, including
+// the per-day keys of the last DayKeyRetention days before now.
+func (k Keyspace) LinkKeys(code string, now time.Time) []string {
+	base := k.ClickTotals(code)
+	keys := []string{k.Link(code), base, base + SuffixDaily, base + SuffixHourly, base + SuffixRecent}
+	day := now.UTC()
+	for i := 0; i <= DayKeyRetention; i++ {
+		d := day.AddDate(0, 0, -i).Format("20060102")
+		keys = append(keys, base+SuffixBreakdown+d, base+SuffixVisitors+d)
+	}
+	return keys
 }
 
-// GlobalClicks is the counter of all clicks ever counted.
-func (k Keyspace) GlobalClicks() string { return k.Prefix + "stats:clicks" }
+// Stream is the click stream of partition p.
+func (k Keyspace) Stream(p int) string { return k.Prefix + "clicks:" + k.tags[p] }
+
+// DeadLetter is the stream of partition p's events that could not be applied.
+func (k Keyspace) DeadLetter(p int) string { return k.Prefix + "clicks-dlq:" + k.tags[p] }
+
+// Producer is the last batch sequence an edge appended to partition p, so a
+// retried append is not applied twice.
+func (k Keyspace) Producer(p int, edgeID string) string {
+	return k.Prefix + "prod:" + k.tags[p] + ":" + edgeID
+}
+
+// Top is the sorted set of partition p's codes by all-time clicks.
+func (k Keyspace) Top(p int) string { return k.Prefix + "top:" + k.tags[p] }
+
+// PartitionClicks counts every click applied in partition p; their sum is
+// the global click total.
+func (k Keyspace) PartitionClicks(p int) string { return k.Prefix + "stats:" + k.tags[p] + ":clicks" }
 
 // Meta is the hash of settings that must stay the same for every process
 // sharing the keyspace (the partition count).

@@ -1,0 +1,201 @@
+// Package analytics turns click events into analytics and reads them back.
+// The worker side (Consumer) reads the partitioned click streams as a member
+// of a consumer group and applies each batch with one XACK-gated Lua script
+// on the partition's slot: an entry is counted only if this call removed it
+// from the group's pending list, so a batch replayed after a crash (or
+// claimed by another worker) is never counted twice. The edge side (Reader)
+// builds the analytics document of a link and the top-links list.
+package analytics
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/shortener/shortener/pkg/clicks"
+	"github.com/shortener/shortener/pkg/clientip"
+)
+
+// Retention of the series.
+const (
+	DailyRetentionDays = 90
+	HourlyRetention    = 7 * 24 * time.Hour
+	RecentClicks       = 1000
+	// breakdownCap bounds the fields of one day's breakdown hash, below
+	// Redis's listpack limit (512); past it new values count as "other".
+	breakdownCap = 400
+	// maxDimLen bounds a breakdown value (listpack values stay <= 64 bytes).
+	maxDimLen = 60
+)
+
+// applyScript applies a batch of one partition. KEYS: stream, the
+// partition's click counter, the partition's top-links set. ARGV: group,
+// analytics prefix, link-record prefix, day-key TTL (s), daily cutoff day,
+// hourly cutoff hour, recent-list size, breakdown cap; then 12 values per
+// event. Every key it touches carries the partition's hash tag.
+var applyScript = rueidis.NewLuaScript(`
+local stream, counter, top = KEYS[1], KEYS[2], KEYS[3]
+local group, apre, lpre = ARGV[1], ARGV[2], ARGV[3]
+local dayttl, cutday, cuthour = tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local recentmax, cap = tonumber(ARGV[7]), tonumber(ARGV[8])
+local applied, gone = 0, 0
+local function prune(key, cutoff)
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    if f < cutoff then redis.call('HDEL', key, f) end
+  end
+end
+local function bump(key, field, dim)
+  if redis.call('HINCRBY', key, field, 1) == 1 and redis.call('HLEN', key) > cap then
+    redis.call('HDEL', key, field)
+    redis.call('HINCRBY', key, dim .. 'other', 1)
+  end
+end
+local i = 9
+while i <= #ARGV do
+  local id, code, day, hour, bot, cc, dev, br, os, ref, vis, recent = unpack(ARGV, i, i + 11)
+  i = i + 12
+  if redis.call('XACK', stream, group, id) == 1 then
+    local rec = redis.call('GET', lpre .. code)
+    if not rec then
+      gone = gone + 1
+    else
+      local exp = string.match(rec, '^1\n%d+\n(%d+)\n') or '0'
+      local base = apre .. code
+      redis.call('HINCRBY', base, 'total', 1)
+      if bot == '1' then
+        redis.call('HINCRBY', base, 'bot', 1)
+      else
+        redis.call('HINCRBY', base, 'human', 1)
+        if redis.call('HINCRBY', base .. ':d', day, 1) == 1 then prune(base .. ':d', cutday) end
+        if redis.call('HINCRBY', base .. ':h', hour, 1) == 1 then prune(base .. ':h', cuthour) end
+        local bk, uk = base .. ':b:' .. day, base .. ':u:' .. day
+        bump(bk, 'c:' .. cc, 'c:')
+        bump(bk, 'd:' .. dev, 'd:')
+        bump(bk, 'b:' .. br, 'b:')
+        bump(bk, 'o:' .. os, 'o:')
+        bump(bk, 'r:' .. ref, 'r:')
+        redis.call('PFADD', uk, vis)
+        redis.call('EXPIRE', bk, dayttl, 'NX')
+        redis.call('EXPIRE', uk, dayttl, 'NX')
+        if exp ~= '0' then
+          redis.call('PEXPIREAT', bk, exp, 'LT')
+          redis.call('PEXPIREAT', uk, exp, 'LT')
+          redis.call('PEXPIREAT', base .. ':d', exp)
+          redis.call('PEXPIREAT', base .. ':h', exp)
+        end
+      end
+      redis.call('LPUSH', base .. ':r', recent)
+      redis.call('LTRIM', base .. ':r', 0, recentmax - 1)
+      redis.call('ZINCRBY', top, 1, code)
+      redis.call('INCR', counter)
+      if exp ~= '0' then
+        redis.call('PEXPIREAT', base, exp)
+        redis.call('PEXPIREAT', base .. ':r', exp)
+      end
+      applied = applied + 1
+    end
+  end
+end
+return {applied, gone}
+`)
+
+// deadLetterScript moves entries to the dead-letter stream and acknowledges
+// them, atomically. KEYS: stream, dead-letter stream. ARGV: group, then
+// (id, reason, payload) triples.
+var deadLetterScript = rueidis.NewLuaScript(`
+local n = 0
+for i = 2, #ARGV, 3 do
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', 100000, '*', 'id', ARGV[i], 'reason', ARGV[i + 1], 'e', ARGV[i + 2])
+    n = n + 1
+  end
+end
+return n
+`)
+
+// eventArgs are the 12 script values of one event.
+type eventArgs [12]string
+
+// fields computes what the script needs from an event.
+func (c *Consumer) fields(id string, e *clicks.Event) eventArgs {
+	t := e.Time.UTC()
+	info := c.cfg.Classifier.Classify(e.UserAgent)
+	bot := "0"
+	if info.Bot {
+		bot = "1"
+	}
+	ref := RefererDomain(e.Referer)
+	country := e.Country
+	if country == "" {
+		country = clicks.CountryUnknown
+	}
+	browser, os := dimValue(info.Browser), dimValue(info.OS)
+	anon := ""
+	if ip, err := netip.ParseAddr(e.IP); err == nil {
+		anon = clientip.Anonymize(ip)
+	}
+	recent := strings.Join([]string{strconv.FormatInt(t.UnixMilli(), 10), country, info.Device, browser, os, ref, bot, anon}, "\t")
+	return eventArgs{id, e.Code, t.Format("20060102"), t.Format("2006010215"), bot, country, info.Device, browser, os, ref,
+		c.visitor(e.IP, e.UserAgent), recent}
+}
+
+// visitor is a keyed hash of IP and agent: the same person counts once a
+// day, and the raw IP is never stored.
+func (c *Consumer) visitor(ip, ua string) string {
+	m := hmac.New(sha256.New, c.cfg.VisitorKey)
+	m.Write([]byte(ip))
+	m.Write([]byte{0})
+	m.Write([]byte(ua))
+	return hex.EncodeToString(m.Sum(nil)[:10])
+}
+
+// dimValue makes a breakdown value safe as a hash field and a TSV cell.
+func dimValue(s string) string {
+	if s == "" {
+		return "Other"
+	}
+	if len(s) > maxDimLen {
+		s = s[:maxDimLen]
+	}
+	if strings.ContainsAny(s, "\t\n\r") {
+		s = strings.Map(func(r rune) rune {
+			if r == '\t' || r == '\n' || r == '\r' {
+				return ' '
+			}
+			return r
+		}, s)
+	}
+	return s
+}
+
+// RefererDomain returns the host of a Referer header, lower-cased without
+// "www." and port, "direct" when there is none, "other" when it is not a
+// usable host name.
+func RefererDomain(ref string) string {
+	if ref == "" {
+		return "direct"
+	}
+	u, err := url.Parse(ref)
+	if err != nil || u.Host == "" {
+		return "other"
+	}
+	h := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	h = strings.TrimPrefix(h, "www.")
+	if h == "" || len(h) > maxDimLen {
+		return "other"
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' || c == '_') {
+			return "other"
+		}
+	}
+	return h
+}

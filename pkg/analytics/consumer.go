@@ -1,0 +1,572 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/rueidis"
+
+	"github.com/shortener/shortener/pkg/clicks"
+	"github.com/shortener/shortener/pkg/redisx"
+	"github.com/shortener/shortener/pkg/useragent"
+)
+
+// Defaults of ConsumerConfig.
+const (
+	DefaultBatch         = 256
+	DefaultBlock         = 2 * time.Second
+	DefaultClaimIdle     = 30 * time.Second
+	DefaultMaxDeliveries = 5
+	DefaultTrimInterval  = 10 * time.Second
+)
+
+// ConsumerConfig configures a Consumer.
+type ConsumerConfig struct {
+	Client     rueidis.Client
+	Keys       redisx.Keyspace
+	Group      string
+	Name       string // consumer name, unique per worker process
+	Classifier *useragent.Classifier
+	// VisitorKey keys the visitor hash; every worker of a deployment must
+	// use the same one (see VisitorKey).
+	VisitorKey []byte
+	// Batch is the most entries read and applied at once.
+	Batch int
+	// Block is how long one read waits for new entries.
+	Block time.Duration
+	// ClaimIdle is how long an entry stays pending with a consumer before
+	// another takes it over with XAUTOCLAIM.
+	ClaimIdle time.Duration
+	// MaxDeliveries is how often an entry may be delivered before it goes to
+	// the dead-letter stream.
+	MaxDeliveries int
+	// TrimInterval is how often the streams are trimmed behind every group.
+	TrimInterval time.Duration
+	Log          *slog.Logger
+	Registry     prometheus.Registerer
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Consumer reads click events and applies them. It is safe for concurrent
+// use; Run starts one reader per partition.
+type Consumer struct {
+	cfg ConsumerConfig
+	now func() time.Time
+	m   consumerMetrics
+}
+
+type consumerMetrics struct {
+	applied, duplicate, gone, deadLetter, lost prometheus.Counter
+	reclaimed                                  prometheus.Counter
+	applySeconds, batchSize                    prometheus.Observer
+	pending, lag                               *prometheus.GaugeVec
+	trimmed                                    prometheus.Counter
+}
+
+// Entry is one stream entry as read.
+type Entry struct {
+	ID      string
+	Payload string
+}
+
+// NewConsumer validates cfg, fills defaults and registers the metrics.
+func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
+	if cfg.Client == nil || cfg.Classifier == nil || cfg.Log == nil {
+		return nil, errors.New("consumer needs a client, a classifier and a logger")
+	}
+	if cfg.Group == "" || cfg.Name == "" {
+		return nil, errors.New("consumer needs a group and a name")
+	}
+	if len(cfg.VisitorKey) < 16 {
+		return nil, errors.New("visitor key must be at least 16 bytes")
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.Block <= 0 {
+		cfg.Block = DefaultBlock
+	}
+	if cfg.ClaimIdle <= 0 {
+		cfg.ClaimIdle = DefaultClaimIdle
+	}
+	if cfg.MaxDeliveries <= 0 {
+		cfg.MaxDeliveries = DefaultMaxDeliveries
+	}
+	if cfg.TrimInterval <= 0 {
+		cfg.TrimInterval = DefaultTrimInterval
+	}
+	c := &Consumer{cfg: cfg, now: cfg.Now}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	events := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shortener_worker_events_total",
+		Help: "Stream entries handled by result: applied, duplicate (already applied), link_gone (link deleted before the click was applied), dead_letter, lost (trimmed before being applied).",
+	}, []string{"result"})
+	reclaimed := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "shortener_worker_reclaimed_total",
+		Help: "Entries taken over from idle consumers with XAUTOCLAIM.",
+	})
+	applySeconds := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "shortener_worker_apply_seconds",
+		Help:    "Time to apply one batch (one Lua call).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+	})
+	batchSize := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "shortener_worker_batch_size",
+		Help:    "Entries per applied batch.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+	})
+	pending := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "shortener_worker_pending_entries",
+		Help: "Entries delivered to the group but not yet acknowledged, per stream partition (XINFO GROUPS).",
+	}, []string{"partition"})
+	lag := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "shortener_worker_consumer_lag",
+		Help: "Entries not yet delivered to the group, per stream partition (XINFO GROUPS lag).",
+	}, []string{"partition"})
+	trimmed := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "shortener_worker_trimmed_entries_total",
+		Help: "Stream entries trimmed behind every consumer group.",
+	})
+	uaHits := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "shortener_worker_useragent_cache_hits_total",
+		Help: "User-agent classifications answered by the LRU.",
+	}, func() float64 { h, _ := cfg.Classifier.Stats(); return float64(h) })
+	uaMisses := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "shortener_worker_useragent_cache_misses_total",
+		Help: "User-agent classifications that needed a parse.",
+	}, func() float64 { _, m := cfg.Classifier.Stats(); return float64(m) })
+	if cfg.Registry != nil {
+		for _, col := range []prometheus.Collector{events, reclaimed, applySeconds, batchSize, pending, lag, trimmed, uaHits, uaMisses} {
+			if err := cfg.Registry.Register(col); err != nil {
+				return nil, err
+			}
+		}
+	}
+	c.m = consumerMetrics{
+		applied: events.WithLabelValues("applied"), duplicate: events.WithLabelValues("duplicate"),
+		gone: events.WithLabelValues("link_gone"), deadLetter: events.WithLabelValues("dead_letter"),
+		lost: events.WithLabelValues("lost"), reclaimed: reclaimed, applySeconds: applySeconds,
+		batchSize: batchSize, pending: pending, lag: lag, trimmed: trimmed,
+	}
+	return c, nil
+}
+
+// VisitorKey returns the deployment's visitor-hash key, creating it in Redis
+// the first time (HSETNX), so every worker hashes visitors alike.
+func VisitorKey(ctx context.Context, c rueidis.Client, ks redisx.Keyspace, fresh []byte) ([]byte, error) {
+	if err := c.Do(ctx, c.B().Hsetnx().Key(ks.Meta()).Field("visitor_key").Value(fmt.Sprintf("%x", fresh)).Build()).Error(); err != nil {
+		return nil, fmt.Errorf("cannot store visitor key: %w", err)
+	}
+	v, err := c.Do(ctx, c.B().Hget().Key(ks.Meta()).Field("visitor_key").Build()).ToString()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read visitor key: %w", err)
+	}
+	return []byte(v), nil
+}
+
+// EnsureGroups creates the consumer group on every partition's stream (from
+// the stream's start, so events appended before the first worker are kept).
+func (c *Consumer) EnsureGroups(ctx context.Context) error {
+	for p := 0; p < c.cfg.Keys.Partitions; p++ {
+		err := c.cfg.Client.Do(ctx, c.cfg.Client.B().XgroupCreate().Key(c.cfg.Keys.Stream(p)).Group(c.cfg.Group).Id("0").Mkstream().Build()).Error()
+		if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+			return fmt.Errorf("cannot create group %q on %s: %w", c.cfg.Group, c.cfg.Keys.Stream(p), err)
+		}
+	}
+	return nil
+}
+
+// Run reads and applies every partition until ctx ends. On cancellation,
+// a batch in hand is applied and acknowledged before Run returns.
+func (c *Consumer) Run(ctx context.Context) error {
+	if err := c.EnsureGroups(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for p := 0; p < c.cfg.Keys.Partitions; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			c.runPartition(ctx, p)
+		}(p)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.runJanitor(ctx)
+	}()
+	wg.Wait()
+	return nil
+}
+
+func (c *Consumer) runPartition(ctx context.Context, p int) {
+	backoff := 100 * time.Millisecond
+	fail := func(what string, err error) {
+		c.cfg.Log.Warn("stream read failed", "op", what, "partition", p, "err", err, "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		if backoff *= 2; backoff > 5*time.Second {
+			backoff = 5 * time.Second
+		}
+	}
+	// First the entries this consumer name left pending (a restart).
+	for ctx.Err() == nil {
+		entries, err := c.Read(ctx, p, "0")
+		if err != nil {
+			fail("read_pending", err)
+			continue
+		}
+		if len(entries) == 0 {
+			break
+		}
+		c.Process(p, entries)
+	}
+	lastClaim := time.Now()
+	for ctx.Err() == nil {
+		entries, err := c.Read(ctx, p, ">")
+		if err != nil {
+			if ctx.Err() == nil {
+				fail("read", err)
+			}
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if len(entries) > 0 {
+			c.Process(p, entries)
+		}
+		if time.Since(lastClaim) >= c.cfg.ClaimIdle/2 {
+			lastClaim = time.Now()
+			if err := c.Reclaim(ctx, p); err != nil && ctx.Err() == nil {
+				c.cfg.Log.Warn("reclaim failed", "partition", p, "err", err)
+			}
+		}
+	}
+}
+
+// Read reads up to Batch entries of partition p: id ">" for new entries,
+// "0" for this consumer's own pending ones.
+func (c *Consumer) Read(ctx context.Context, p int, id string) ([]Entry, error) {
+	cl := c.cfg.Client
+	b := cl.B().Xreadgroup().Group(c.cfg.Group, c.cfg.Name).Count(int64(c.cfg.Batch))
+	var cmd rueidis.Completed
+	if id == ">" {
+		cmd = b.Block(c.cfg.Block.Milliseconds()).Streams().Key(c.cfg.Keys.Stream(p)).Id(id).Build()
+	} else {
+		cmd = b.Streams().Key(c.cfg.Keys.Stream(p)).Id(id).Build()
+	}
+	res := cl.Do(ctx, cmd)
+	if rueidis.IsRedisNil(res.Error()) {
+		return nil, nil
+	}
+	if err := res.Error(); err != nil {
+		if strings.Contains(err.Error(), "NOGROUP") {
+			_ = c.EnsureGroups(ctx)
+		}
+		return nil, err
+	}
+	m, err := res.ToMessage()
+	if err != nil {
+		return nil, err
+	}
+	streams, err := m.ToMap()
+	if err != nil { // RESP2 servers answer with an array of [key, entries]
+		arr, err2 := m.ToArray()
+		if err2 != nil || len(arr) == 0 {
+			return nil, fmt.Errorf("unexpected XREADGROUP reply: %w", err)
+		}
+		pair, err2 := arr[0].ToArray()
+		if err2 != nil || len(pair) != 2 {
+			return nil, fmt.Errorf("unexpected XREADGROUP reply: %w", err)
+		}
+		return parseEntries(pair[1])
+	}
+	for _, v := range streams {
+		return parseEntries(v)
+	}
+	return nil, nil
+}
+
+// parseEntries reads [[id, [field, value, …]], …]; an entry whose fields
+// are gone (deleted while pending) has a nil field list.
+func parseEntries(m rueidis.RedisMessage) ([]Entry, error) {
+	arr, err := m.ToArray()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(arr))
+	for _, e := range arr {
+		pair, err := e.ToArray()
+		if err != nil || len(pair) != 2 {
+			return nil, fmt.Errorf("unexpected stream entry")
+		}
+		id, err := pair[0].ToString()
+		if err != nil {
+			return nil, err
+		}
+		ent := Entry{ID: id}
+		if fv, err := pair[1].ToArray(); err == nil {
+			for i := 0; i+1 < len(fv); i += 2 {
+				if f, _ := fv[i].ToString(); f == clicks.PayloadField {
+					ent.Payload, _ = fv[i+1].ToString()
+				}
+			}
+		}
+		out = append(out, ent)
+	}
+	return out, nil
+}
+
+// Result counts what one Process call did.
+type Result struct {
+	Applied, Duplicate, Gone, DeadLetter int
+}
+
+// Process applies entries of partition p (malformed ones go to the
+// dead-letter stream). It is not cancelled by the caller's context: a batch
+// in hand is always finished. Errors are logged; the entries then stay
+// pending and are retried or reclaimed.
+func (c *Consumer) Process(p int, entries []Entry) Result {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := c.apply(ctx, p, entries, nil)
+	if err != nil {
+		c.cfg.Log.Error("cannot apply batch; it stays pending", "partition", p, "entries", len(entries), "err", err)
+	}
+	return res
+}
+
+// apply runs the scripts for entries; dead lists entries (by index) to
+// dead-letter regardless of their payload.
+func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[int]string) (Result, error) {
+	var res Result
+	if len(entries) == 0 {
+		return res, nil
+	}
+	now := c.now().UTC()
+	args := make([]string, 0, 8+12*len(entries))
+	args = append(args, c.cfg.Group, c.cfg.Keys.AnalyticsPrefix(p), c.cfg.Keys.LinkPrefix(p),
+		strconv.Itoa(redisx.DayKeyRetention*24*3600),
+		now.AddDate(0, 0, -(DailyRetentionDays-1)).Format("20060102"),
+		now.Add(-HourlyRetention).Format("2006010215"),
+		strconv.Itoa(RecentClicks), strconv.Itoa(breakdownCap))
+	var dl []string
+	for i, e := range entries {
+		if reason, ok := dead[i]; ok {
+			dl = append(dl, e.ID, reason, e.Payload)
+			continue
+		}
+		ev, err := clicks.Decode(e.Payload)
+		if err == nil && redisx.PartitionOf(ev.Code, c.cfg.Keys.Partitions) != p {
+			err = errors.New("code belongs to another partition")
+		}
+		if err != nil {
+			dl = append(dl, e.ID, "malformed: "+err.Error(), e.Payload)
+			continue
+		}
+		f := c.fields(e.ID, &ev)
+		args = append(args, f[:]...)
+	}
+	n := (len(args) - 8) / 12
+	if n > 0 {
+		start := time.Now()
+		out, err := applyScript.Exec(ctx, c.cfg.Client,
+			[]string{c.cfg.Keys.Stream(p), c.cfg.Keys.PartitionClicks(p), c.cfg.Keys.Top(p)}, args).AsIntSlice()
+		if err != nil {
+			return res, fmt.Errorf("apply batch: %w", err)
+		}
+		c.m.applySeconds.Observe(time.Since(start).Seconds())
+		c.m.batchSize.Observe(float64(n))
+		res.Applied, res.Gone = int(out[0]), int(out[1])
+		res.Duplicate = n - res.Applied - res.Gone
+		c.m.applied.Add(float64(res.Applied))
+		c.m.gone.Add(float64(res.Gone))
+		c.m.duplicate.Add(float64(res.Duplicate))
+	}
+	if len(dl) > 0 {
+		moved, err := deadLetterScript.Exec(ctx, c.cfg.Client,
+			[]string{c.cfg.Keys.Stream(p), c.cfg.Keys.DeadLetter(p)}, append([]string{c.cfg.Group}, dl...)).AsInt64()
+		if err != nil {
+			return res, fmt.Errorf("dead-letter: %w", err)
+		}
+		res.DeadLetter = int(moved)
+		c.m.deadLetter.Add(float64(moved))
+		c.cfg.Log.Warn("entries moved to the dead-letter stream", "partition", p, "count", moved, "stream", c.cfg.Keys.DeadLetter(p))
+	}
+	return res, nil
+}
+
+// Reclaim takes over entries of partition p pending with any consumer for
+// longer than ClaimIdle, and applies them; entries delivered more than
+// MaxDeliveries times go to the dead-letter stream instead.
+func (c *Consumer) Reclaim(ctx context.Context, p int) error {
+	cl := c.cfg.Client
+	key := c.cfg.Keys.Stream(p)
+	cursor := "0-0"
+	for {
+		arr, err := cl.Do(ctx, cl.B().Xautoclaim().Key(key).Group(c.cfg.Group).Consumer(c.cfg.Name).
+			MinIdleTime(strconv.FormatInt(c.cfg.ClaimIdle.Milliseconds(), 10)).Start(cursor).Count(int64(c.cfg.Batch)).Build()).ToArray()
+		if err != nil {
+			return fmt.Errorf("xautoclaim %s: %w", key, err)
+		}
+		if len(arr) < 2 {
+			return fmt.Errorf("xautoclaim %s: short reply", key)
+		}
+		cursor, _ = arr[0].ToString()
+		entries, err := parseEntries(arr[1])
+		if err != nil {
+			return fmt.Errorf("xautoclaim %s: %w", key, err)
+		}
+		if len(arr) > 2 {
+			if deleted, _ := arr[2].AsStrSlice(); len(deleted) > 0 {
+				c.m.lost.Add(float64(len(deleted)))
+				c.cfg.Log.Error("pending entries were trimmed before being applied: clicks lost", "partition", p, "count", len(deleted))
+			}
+		}
+		if len(entries) > 0 {
+			c.m.reclaimed.Add(float64(len(entries)))
+			dead, err := c.overDelivered(ctx, p, entries)
+			if err != nil {
+				return err
+			}
+			if _, err := c.apply(ctx, p, entries, dead); err != nil {
+				return err
+			}
+		}
+		if cursor == "0-0" || cursor == "" {
+			return nil
+		}
+	}
+}
+
+// overDelivered returns the entries (by index) delivered more than
+// MaxDeliveries times, from XPENDING of this consumer over their ID range.
+func (c *Consumer) overDelivered(ctx context.Context, p int, entries []Entry) (map[int]string, error) {
+	cl := c.cfg.Client
+	rows, err := cl.Do(ctx, cl.B().Xpending().Key(c.cfg.Keys.Stream(p)).Group(c.cfg.Group).Start(entries[0].ID).
+		End(entries[len(entries)-1].ID).Count(int64(len(entries))).Consumer(c.cfg.Name).Build()).ToArray()
+	if err != nil {
+		return nil, fmt.Errorf("xpending: %w", err)
+	}
+	counts := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		f, err := r.ToArray()
+		if err != nil || len(f) < 4 {
+			continue
+		}
+		id, _ := f[0].ToString()
+		n, _ := f[3].AsInt64()
+		counts[id] = n
+	}
+	var dead map[int]string
+	for i, e := range entries {
+		if counts[e.ID] > int64(c.cfg.MaxDeliveries) {
+			if dead == nil {
+				dead = map[int]string{}
+			}
+			dead[i] = fmt.Sprintf("delivered %d times", counts[e.ID])
+		}
+	}
+	return dead, nil
+}
+
+func (c *Consumer) runJanitor(ctx context.Context) {
+	t := time.NewTicker(c.cfg.TrimInterval)
+	defer t.Stop()
+	for {
+		for p := 0; p < c.cfg.Keys.Partitions && ctx.Err() == nil; p++ {
+			if err := c.Trim(ctx, p); err != nil && ctx.Err() == nil {
+				c.cfg.Log.Warn("trim failed", "partition", p, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Trim removes the entries of partition p's stream that every consumer
+// group has acknowledged: it trims to the oldest ID still pending in any
+// group, or to the last ID any group has read. A lagging group's backlog is
+// never trimmed. It also refreshes the pending and lag gauges.
+func (c *Consumer) Trim(ctx context.Context, p int) error {
+	cl := c.cfg.Client
+	key := c.cfg.Keys.Stream(p)
+	groups, err := cl.Do(ctx, cl.B().XinfoGroups().Key(key).Build()).ToArray()
+	if err != nil {
+		return fmt.Errorf("xinfo groups %s: %w", key, err)
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	label := strconv.Itoa(p)
+	minID := ""
+	var pendingTotal, lagMax int64
+	for _, g := range groups {
+		info, err := g.AsMap()
+		if err != nil {
+			return fmt.Errorf("xinfo groups %s: %w", key, err)
+		}
+		nameMsg, pendingMsg, lastMsg, lag := info["name"], info["pending"], info["last-delivered-id"], info["lag"]
+		name, _ := nameMsg.ToString()
+		pending, _ := pendingMsg.AsInt64()
+		last, _ := lastMsg.ToString()
+		if !lag.IsNil() {
+			if n, err := lag.AsInt64(); err == nil && n > lagMax {
+				lagMax = n
+			}
+		}
+		if name == c.cfg.Group {
+			pendingTotal = pending
+		}
+		candidate := last
+		if pending > 0 {
+			sum, err := cl.Do(ctx, cl.B().Xpending().Key(key).Group(name).Build()).ToArray()
+			if err != nil || len(sum) < 2 {
+				return fmt.Errorf("xpending %s %s: %w", key, name, err)
+			}
+			candidate, _ = sum[1].ToString()
+		}
+		if minID == "" || lessID(candidate, minID) {
+			minID = candidate
+		}
+	}
+	c.m.pending.WithLabelValues(label).Set(float64(pendingTotal))
+	c.m.lag.WithLabelValues(label).Set(float64(lagMax))
+	if minID == "" || minID == "0-0" {
+		return nil
+	}
+	n, err := cl.Do(ctx, cl.B().Xtrim().Key(key).Minid().Almost().Threshold(minID).Build()).AsInt64()
+	if err != nil {
+		return fmt.Errorf("xtrim %s: %w", key, err)
+	}
+	c.m.trimmed.Add(float64(n))
+	return nil
+}
+
+// lessID compares stream IDs "ms-seq".
+func lessID(a, b string) bool {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	ami, _ := strconv.ParseUint(am, 10, 64)
+	bmi, _ := strconv.ParseUint(bm, 10, 64)
+	if ami != bmi {
+		return ami < bmi
+	}
+	asi, _ := strconv.ParseUint(as, 10, 64)
+	bsi, _ := strconv.ParseUint(bs, 10, 64)
+	return asi < bsi
+}
