@@ -28,6 +28,7 @@ redis: ## make sure redis-server is installed (apt-get as root)
 test: redis ## go vet and go test -race ./... against real redis-servers
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -run 'Allocs' ./...   # allocation budgets (the race detector allocates)
 
 .PHONY: bench
 bench: ## Go benchmarks of the hot code, with -benchmem

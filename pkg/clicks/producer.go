@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,7 +61,7 @@ type ProducerConfig struct {
 type Producer struct {
 	cfg  ProducerConfig
 	ch   chan *pending
-	pool sync.Pool
+	free chan *pending // spare buffers: unlike a sync.Pool, not emptied by GC
 	seq  []uint64 // per partition, owned by Run
 	m    producerMetrics
 
@@ -93,7 +92,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		cfg.FlushTimeout = DefaultFlushTimeout
 	}
 	p := &Producer{cfg: cfg, ch: make(chan *pending, cfg.Buffer), seq: make([]uint64, cfg.Keys.Partitions)}
-	p.pool.New = func() any { return &pending{b: make([]byte, 0, 512)} }
+	p.free = make(chan *pending, cfg.Buffer+cfg.Batch)
 	recorded := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "shortener_edge_clicks_buffered_total",
 		Help: "Click events accepted into the in-memory buffer.",
@@ -139,7 +138,12 @@ func (p *Producer) Record(e *Event) bool {
 		p.m.droppedShutdown.Inc()
 		return false
 	}
-	pe := p.pool.Get().(*pending)
+	var pe *pending
+	select {
+	case pe = <-p.free:
+	default:
+		pe = &pending{b: make([]byte, 0, 512)}
+	}
 	pe.b = AppendEncode(pe.b[:0], e)
 	pe.p = redisx.PartitionOf(e.Code, p.cfg.Keys.Partitions)
 	select {
@@ -147,7 +151,7 @@ func (p *Producer) Record(e *Event) bool {
 		p.m.recorded.Inc()
 		return true
 	default:
-		p.pool.Put(pe)
+		p.put(pe)
 		p.m.droppedFull.Inc()
 		return false
 	}
@@ -194,7 +198,17 @@ func (p *Producer) fill(batch []*pending) []*pending {
 
 func (p *Producer) release(batch []*pending) {
 	for _, pe := range batch {
-		p.pool.Put(pe)
+		p.put(pe)
+	}
+}
+
+func (p *Producer) put(pe *pending) {
+	if cap(pe.b) > 4*MaxEncodedLen {
+		return
+	}
+	select {
+	case p.free <- pe:
+	default:
 	}
 }
 

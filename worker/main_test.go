@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shortener/shortener/pkg/clicks"
+	"github.com/shortener/shortener/pkg/link"
+	"github.com/shortener/shortener/pkg/redisx"
+	"github.com/shortener/shortener/pkg/redisx/redistest"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestWorkerAppliesAndStops(t *testing.T) {
+	srv := redistest.Start(t)
+	ks, err := redisx.NewKeyspace(srv.Prefix, redisx.DefaultPartitions)
+	require.NoError(t, err)
+	c := srv.Client(t)
+	ctx := context.Background()
+	store := link.NewStore(c, link.Config{Keys: ks})
+	_, _, err = store.Create(ctx, link.CreateRequest{URL: "https://example.com/", CustomCode: "work", Owner: "alice"})
+	require.NoError(t, err)
+	ev := clicks.Event{Code: "work", Time: time.Now(), IP: "192.0.2.1", UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", Country: "SE"}
+	for i := 0; i < 25; i++ {
+		require.NoError(t, c.Do(ctx, c.B().Xadd().Key(ks.Stream(ks.Partition("work"))).Id("*").FieldValue().FieldValue(clicks.PayloadField, string(clicks.AppendEncode(nil, &ev))).Build()).Error())
+	}
+
+	ops := freeAddr(t)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	logs := &lockedBuffer{}
+	go func() {
+		done <- run(rctx, []string{"--redis", srv.URL, "--ops-listen", ops, "--block", "100ms"},
+			func(k string) string { return map[string]string{"SHORTENER_KEY_PREFIX": srv.Prefix, "SHORTENER_CONSUMER": "w-test"}[k] }, logs)
+	}()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + ops + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, 10*time.Second, 10*time.Millisecond, "worker never became ready; logs:\n%s", logs)
+	require.Eventually(t, func() bool {
+		n, err := store.Clicks(ctx, "work")
+		return err == nil && n[0] == 25
+	}, 10*time.Second, 10*time.Millisecond)
+
+	resp, err := http.Get("http://" + ops + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(body), `shortener_worker_events_total{result="applied"} 25`)
+	assert.Contains(t, logs.String(), `"consumer":"w-test"`, "the consumer name came from SHORTENER_CONSUMER")
+
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker did not stop on cancel")
+	}
+	assert.Contains(t, logs.String(), "worker stopped")
+}
+
+func TestWorkerFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		ok   bool
+	}{
+		{"defaults", nil, true},
+		{"zero batch", []string{"--batch", "0"}, false},
+		{"empty group", []string{"--group", ""}, false},
+		{"stray", []string{"extra"}, false},
+		{"bad duration", []string{"--claim-idle", "soon"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseFlags(tc.args, func(string) string { return "" }, io.Discard)
+			if !tc.ok {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "analytics", c.group)
+			assert.Equal(t, ":9101", c.opsListen)
+			assert.True(t, strings.Contains(c.consumer, "-"), "default consumer is hostname-pid, got %q", c.consumer)
+		})
+	}
+}
