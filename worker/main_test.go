@@ -65,7 +65,9 @@ func TestWorkerAppliesAndStops(t *testing.T) {
 	logs := &lockedBuffer{}
 	go func() {
 		done <- run(rctx, []string{"--redis", srv.URL, "--ops-listen", ops, "--block", "100ms"},
-			func(k string) string { return map[string]string{"SHORTENER_KEY_PREFIX": srv.Prefix, "SHORTENER_CONSUMER": "w-test"}[k] }, logs)
+			func(k string) string {
+				return map[string]string{"SHORTENER_KEY_PREFIX": srv.Prefix, "SHORTENER_CONSUMER": "w-test"}[k]
+			}, logs)
 	}()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get("http://" + ops + "/readyz")

@@ -62,7 +62,7 @@ type Producer struct {
 	cfg  ProducerConfig
 	ch   chan *pending
 	free chan *pending // spare buffers: unlike a sync.Pool, not emptied by GC
-	seq  []uint64 // per partition, owned by Run
+	seq  []uint64      // per partition, owned by Run
 	m    producerMetrics
 
 	closed atomic.Bool
