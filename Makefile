@@ -27,8 +27,9 @@ redis: ## make sure redis-server is installed (apt-get as root)
 .PHONY: test
 test: redis ## go vet and go test -race ./... against real redis-servers
 	$(GO) vet ./...
+	@# allocation budgets first, without -race (the race detector allocates)
+	$(GO) test -count=1 -run 'Allocs' ./pkg/...
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
-	$(GO) test -count=1 -run 'Allocs' ./...   # allocation budgets (the race detector allocates)
 
 .PHONY: bench
 bench: ## Go benchmarks of the hot code, with -benchmem

@@ -595,3 +595,48 @@ func metricValue(t *testing.T, ops, series string) float64 {
 	}
 	return 0
 }
+
+func TestAnalyticsAccess(t *testing.T) {
+	srv := redistest.Start(t)
+	e := startEdge(t, srv)
+	newKey := func(owner string) string {
+		var out bytes.Buffer
+		require.NoError(t, run(context.Background(), []string{"keys", "create", "--owner", owner, "--redis", srv.URL, "--key-prefix", srv.Prefix}, func(string) string { return "" }, &out, io.Discard))
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		return lines[len(lines)-1]
+	}
+	alice, bob := newKey("alice"), newKey("bob")
+	own := createLink(t, e, alice, map[string]any{"url": "https://example.com/a"}).json(t)["code"].(string)
+	anon := createLink(t, e, "", map[string]any{"url": "https://example.com/anon"}).json(t)["code"].(string)
+	url := func(code, q string) string { return e.base + "/api/v1/links/" + code + "/analytics" + q }
+
+	a := do(t, "GET", url(own, ""), alice, "", nil)
+	require.Equal(t, 200, a.status, "body %s", a.body)
+	r := a.json(t)
+	assert.Equal(t, own, r["code"])
+	assert.Len(t, r["daily"], 30, "30 days by default, zeros included")
+	assert.Len(t, r["hourly"], 48)
+	assert.Equal(t, map[string]any{"desktop": 0.0, "mobile": 0.0, "tablet": 0.0}, r["by_device"])
+	assert.Equal(t, []any{}, r["recent_clicks"])
+	for _, k := range []string{"url", "created_at", "total_clicks", "human_clicks", "bot_clicks", "unique_visitors", "unique_today", "by_country", "by_browser", "by_os", "by_referer"} {
+		assert.Contains(t, r, k)
+	}
+	assert.Len(t, do(t, "GET", url(own, "?days=90"), alice, "", nil).json(t)["daily"], 90)
+	assert.Len(t, do(t, "GET", url(own, "?days=1"), adminKey, "", nil).json(t)["daily"], 1)
+
+	assertProblem(t, do(t, "GET", url(own, ""), bob, "", nil), 403, "urn:shortener:problem:forbidden")
+	assertProblem(t, do(t, "GET", url(own, ""), "", "", nil), 401, "urn:shortener:problem:unauthorized")
+	assertProblem(t, do(t, "GET", url(anon, ""), alice, "", nil), 403, "")
+	assert.Equal(t, 200, do(t, "GET", url(anon, ""), adminKey, "", nil).status, "anonymous links: admins only")
+	for _, q := range []string{"?days=0", "?days=91", "?days=x", "?days=-1"} {
+		assertProblem(t, do(t, "GET", url(own, q), alice, "", nil), 400, "urn:shortener:problem:invalid-parameter")
+	}
+	assertProblem(t, do(t, "GET", url("nope404", ""), alice, "", nil), 404, "")
+	assertProblem(t, do(t, "POST", url(own, ""), alice, "", nil), 405, "")
+	for _, q := range []string{"?limit=0", "?limit=101", "?limit=z"} {
+		assertProblem(t, do(t, "GET", e.base+"/api/v1/stats/top"+q, "", "", nil), 400, "")
+	}
+	a = do(t, "GET", e.base+"/api/v1/stats/top", "", "", nil)
+	assert.Equal(t, 200, a.status)
+	assert.JSONEq(t, `{"links":[]}`, string(a.body))
+}
