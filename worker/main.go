@@ -14,8 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shortener/shortener/pkg/analytics"
 	"github.com/shortener/shortener/pkg/flagenv"
+	"github.com/shortener/shortener/pkg/link"
 	"github.com/shortener/shortener/pkg/obs"
 	"github.com/shortener/shortener/pkg/redisx"
 	"github.com/shortener/shortener/pkg/useragent"
@@ -40,6 +43,7 @@ type config struct {
 	keyPrefix, logFormat, logLevel       string
 	batch, maxDeliveries, uaCache        int
 	block, claimIdle, trimInterval       time.Duration
+	sweepInterval                        time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -60,6 +64,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&c.claimIdle, "claim-idle", analytics.DefaultClaimIdle, "idle time after which another worker's pending events are taken over (XAUTOCLAIM)")
 	fs.IntVar(&c.maxDeliveries, "max-deliveries", analytics.DefaultMaxDeliveries, "deliveries after which an event goes to the dead-letter stream")
 	fs.DurationVar(&c.trimInterval, "trim-interval", analytics.DefaultTrimInterval, "how often streams are trimmed behind every consumer group")
+	fs.DurationVar(&c.sweepInterval, "sweep-interval", 5*time.Second, "how often expired links are tombstoned and their analytics deleted")
 	fs.IntVar(&c.uaCache, "ua-cache", useragent.DefaultCacheSize, "user agents kept classified in the LRU")
 	if err := flagenv.Parse(fs, args, getenv); err != nil {
 		return c, err
@@ -67,8 +72,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if c.batch <= 0 || c.block <= 0 || c.claimIdle <= 0 || c.maxDeliveries <= 0 || c.trimInterval <= 0 || c.uaCache <= 0 {
-		return c, errors.New("--batch, --block, --claim-idle, --max-deliveries, --trim-interval and --ua-cache must be > 0")
+	if c.batch <= 0 || c.block <= 0 || c.claimIdle <= 0 || c.maxDeliveries <= 0 || c.trimInterval <= 0 || c.uaCache <= 0 || c.sweepInterval <= 0 {
+		return c, errors.New("--batch, --block, --claim-idle, --max-deliveries, --trim-interval, --sweep-interval and --ua-cache must be > 0")
 	}
 	if c.consumer == "" || c.group == "" {
 		return c, errors.New("--consumer and --group must not be empty")
@@ -121,9 +126,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	expired := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "shortener_worker_links_expired_total",
+		Help: "Expired links tombstoned by the sweeper (their analytics deleted).",
+	})
+	reg.MustRegister(expired)
+	store := link.NewStore(rdb, link.Config{Keys: ks})
 	log.Info("worker started", "version", version, "consumer", cfg.consumer, "group", cfg.group,
 		"partitions", cfg.partitions, "ops_listen", ops.Addr())
-	if err := consumer.Run(ctx); err != nil {
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		store.RunSweeper(ctx, cfg.sweepInterval, log, func(n int) { expired.Add(float64(n)) })
+	}()
+	err = consumer.Run(ctx)
+	<-sweepDone
+	if err != nil {
 		return err
 	}
 	log.Info("worker stopped")

@@ -38,13 +38,13 @@ const (
 // applyScript applies a batch of one partition. KEYS: stream, the
 // partition's click counter, the partition's top-links set. ARGV: group,
 // analytics prefix, link-record prefix, day-key TTL (s), daily cutoff day,
-// hourly cutoff hour, recent-list size, breakdown cap; then 12 values per
-// event. Every key it touches carries the partition's hash tag.
+// hourly cutoff hour, recent-list size, breakdown cap, now (ms); then 12
+// values per event. Every key it touches carries the partition's hash tag.
 var applyScript = rueidis.NewLuaScript(`
 local stream, counter, top = KEYS[1], KEYS[2], KEYS[3]
 local group, apre, lpre = ARGV[1], ARGV[2], ARGV[3]
 local dayttl, cutday, cuthour = tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local recentmax, cap = tonumber(ARGV[7]), tonumber(ARGV[8])
+local recentmax, cap, now = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local applied, gone = 0, 0
 local function prune(key, cutoff)
   for _, f in ipairs(redis.call('HKEYS', key)) do
@@ -57,16 +57,16 @@ local function bump(key, field, dim)
     redis.call('HINCRBY', key, dim .. 'other', 1)
   end
 end
-local i = 9
+local i = 10
 while i <= #ARGV do
   local id, code, day, hour, bot, cc, dev, br, os, ref, vis, recent = unpack(ARGV, i, i + 11)
   i = i + 12
   if redis.call('XACK', stream, group, id) == 1 then
     local rec = redis.call('GET', lpre .. code)
-    if not rec then
-      gone = gone + 1
+    local exp = rec and string.match(rec, '^1\n%d+\n(%d+)\n')
+    if not exp or (exp ~= '0' and tonumber(exp) <= now) then
+      gone = gone + 1 -- deleted, expired or tombstoned: its analytics are gone too
     else
-      local exp = string.match(rec, '^1\n%d+\n(%d+)\n') or '0'
       local base = apre .. code
       redis.call('HINCRBY', base, 'total', 1)
       if bot == '1' then

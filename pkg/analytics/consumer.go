@@ -109,7 +109,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	}
 	events := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shortener_worker_events_total",
-		Help: "Stream entries handled by result: applied, duplicate (already applied), link_gone (link deleted before the click was applied), dead_letter, lost (trimmed before being applied).",
+		Help: "Stream entries handled by result: applied, duplicate (already applied), link_gone (link deleted or expired before the click was applied), dead_letter, lost (trimmed before being applied).",
 	}, []string{"result"})
 	reclaimed := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "shortener_worker_reclaimed_total",
@@ -355,12 +355,12 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 		return res, nil
 	}
 	now := c.now().UTC()
-	args := make([]string, 0, 8+12*len(entries))
+	args := make([]string, 0, 9+12*len(entries))
 	args = append(args, c.cfg.Group, c.cfg.Keys.AnalyticsPrefix(p), c.cfg.Keys.LinkPrefix(p),
 		strconv.Itoa(redisx.DayKeyRetention*24*3600),
 		now.AddDate(0, 0, -(DailyRetentionDays-1)).Format("20060102"),
 		now.Add(-HourlyRetention).Format("2006010215"),
-		strconv.Itoa(RecentClicks), strconv.Itoa(breakdownCap))
+		strconv.Itoa(RecentClicks), strconv.Itoa(breakdownCap), strconv.FormatInt(now.UnixMilli(), 10))
 	var dl []string
 	for i, e := range entries {
 		if reason, ok := dead[i]; ok {
@@ -378,7 +378,7 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 		f := c.fields(e.ID, &ev)
 		args = append(args, f[:]...)
 	}
-	n := (len(args) - 8) / 12
+	n := (len(args) - 9) / 12
 	if n > 0 {
 		start := time.Now()
 		out, err := applyScript.Exec(ctx, c.cfg.Client,

@@ -29,6 +29,14 @@ const recordVersion = "1"
 
 var errBadRecord = errors.New("link: malformed record")
 
+// A tombstone replaces the record of an expired link once the sweeper has
+// removed its data: "x\n<expires ms>". It keeps the code answering 410 (and
+// not reusable) for TombstoneRetention.
+const tombstonePrefix = "x\n"
+
+// errTombstone is decode's answer for a tombstone.
+var errTombstone = errors.New("link: tombstone")
+
 // encode returns the record string of l.
 func encode(l *Link) string {
 	var b strings.Builder
@@ -53,6 +61,14 @@ func encode(l *Link) string {
 
 // decode parses a record string into l (Code is left to the caller).
 func decode(s string, l *Link) error {
+	if strings.HasPrefix(s, tombstonePrefix) {
+		ms, err := strconv.ParseInt(s[len(tombstonePrefix):], 10, 64)
+		if err != nil {
+			return errBadRecord
+		}
+		l.ExpiresAt = time.UnixMilli(ms).UTC()
+		return errTombstone
+	}
 	var f [5]string
 	rest := s
 	for i := range f {
@@ -89,10 +105,22 @@ type Target struct {
 	ExpiresMs int64 // 0: never
 	MaxClicks int64
 	Cached    bool // served from the client-side cache
+	Tombstone bool // the link expired and its data is gone
+	record    string
 }
 
 // parseTarget reads the redirect fields of a record without allocating.
 func parseTarget(s string) (Target, bool) {
+	if len(s) > 2 && s[0] == 'x' && s[1] == '\n' {
+		var ms int64
+		for i := 2; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return Target{}, false
+			}
+			ms = ms*10 + int64(s[i]-'0')
+		}
+		return Target{ExpiresMs: ms, Tombstone: true}, true
+	}
 	i := strings.LastIndexByte(s, '\n')
 	if i < 0 || len(s) < 2 || s[0] != '1' || s[1] != '\n' {
 		return Target{}, false

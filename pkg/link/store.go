@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -22,8 +23,11 @@ const (
 	DefaultCacheTTL = time.Hour
 	MaxTTL          = 100 * 365 * 24 * time.Hour
 	MaxListLimit    = 1000
-	createAttempts  = 16
-	internSlots     = 1 << 16
+	// TombstoneRetention is how long an expired code keeps answering 410
+	// (and cannot be taken again) after its expiry.
+	TombstoneRetention = 30 * 24 * time.Hour
+	createAttempts     = 16
+	internSlots        = 1 << 16
 )
 
 // AnonymousOwner is how links created without an API key show their owner.
@@ -111,10 +115,121 @@ func (s *Store) Resolve(ctx context.Context, code []byte) (Target, error) {
 		return Target{}, errBadRecord
 	}
 	t.Cached = res.IsCacheHit()
-	if t.ExpiresMs != 0 && s.now().UnixMilli() >= t.ExpiresMs {
+	if t.Tombstone || t.ExpiresMs != 0 && s.now().UnixMilli() >= t.ExpiresMs {
 		return t, ErrExpired
 	}
 	return t, nil
+}
+
+// takeScript counts one redirect of a link with a click limit, atomically
+// on the link's slot: it answers 1 while the limit allows, 0 after. The
+// counter never goes past the limit and expires with the link.
+var takeScript = redisx.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return 0 end
+n = redis.call('INCR', KEYS[1])
+if n == 1 and ARGV[2] ~= '0' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+return 1
+`)
+
+// ErrExhausted means a link's max_clicks are used up.
+var ErrExhausted = errors.New("link: click limit reached")
+
+// Take enforces the click limit of a resolved target: with consume it
+// counts one redirect (a GET), else it only checks (a HEAD). It returns
+// ErrExhausted once MaxClicks redirects were served. Targets without a
+// limit cost nothing. Exactly MaxClicks redirects succeed however many edges
+// race for the last ones.
+func (s *Store) Take(ctx context.Context, code []byte, t Target, consume bool) error {
+	if t.MaxClicks <= 0 {
+		return nil
+	}
+	key := s.cfg.Keys.ClickLimit(string(code))
+	if !consume {
+		n, err := s.c.Do(ctx, s.c.B().Get().Key(key).Build()).AsInt64()
+		if err != nil && !rueidis.IsRedisNil(err) {
+			return err
+		}
+		if n >= t.MaxClicks {
+			return ErrExhausted
+		}
+		return nil
+	}
+	exp := "0"
+	if t.ExpiresMs != 0 {
+		exp = strconv.FormatInt(t.ExpiresMs+TombstoneRetention.Milliseconds(), 10)
+	}
+	n, err := takeScript.ExecMulti(ctx, s.c, redisx.Call{Keys: []string{key}, Args: []string{strconv.FormatInt(t.MaxClicks, 10), exp}})[0].AsInt64()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrExhausted
+	}
+	return nil
+}
+
+// ClicksTaken returns how many redirects a link with a click limit served.
+func (s *Store) ClicksTaken(ctx context.Context, code string) (int64, error) {
+	n, err := s.c.Do(ctx, s.c.B().Get().Key(s.cfg.Keys.ClickLimit(code)).Build()).AsInt64()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return 0, fmt.Errorf("read click limit of %q: %w", code, err)
+	}
+	return n, nil
+}
+
+// sweepScript turns the expired links of one partition into tombstones:
+// their record loses its data (keeping the code answering 410 for
+// TombstoneRetention), their analytics and counters are deleted, and they
+// leave the expiry and top-links indexes. Per-day analytics keys expire by
+// themselves no later than the link. KEYS: expiry index, top links. ARGV:
+// now ms, batch, link prefix, tombstone TTL s, analytics prefix, click
+// limit prefix.
+var sweepScript = redisx.NewScript(`
+local codes = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
+local swept = 0
+for _, code in ipairs(codes) do
+  local rk = ARGV[3] .. code
+  local rec = redis.call('GET', rk)
+  local gone = true
+  if rec and string.sub(rec, 1, 2) ~= 'x\n' then
+    local exp = string.match(rec, '^1\n%d+\n(%d+)\n')
+    if exp and exp ~= '0' and tonumber(exp) <= tonumber(ARGV[1]) then
+      redis.call('SET', rk, 'x\n' .. exp, 'PXAT', tonumber(exp) + tonumber(ARGV[4]) * 1000)
+    elseif exp then
+      -- the link's expiry moved: fix its index entry, keep its data
+      redis.call('ZADD', KEYS[1], exp == '0' and '+inf' or exp, code)
+      gone = false
+    end
+  end
+  if gone then
+    local base = ARGV[5] .. code
+    redis.call('DEL', base, base .. ':d', base .. ':h', base .. ':r', ARGV[6] .. code)
+    redis.call('ZREM', KEYS[1], code)
+    redis.call('ZREM', KEYS[2], code)
+    swept = swept + 1
+  end
+end
+return {#codes, swept}
+`)
+
+// SweepBatch is the most links one Sweep call handles.
+const SweepBatch = 500
+
+// Sweep tombstones up to SweepBatch expired links of partition p. It
+// returns how many index entries it looked at (call again while that is
+// SweepBatch) and how many links it tombstoned.
+func (s *Store) Sweep(ctx context.Context, p int) (looked, swept int, err error) {
+	k := s.cfg.Keys
+	n, err := sweepScript.ExecMulti(ctx, s.c, redisx.Call{
+		Keys: []string{k.Expiry(p), k.Top(p)},
+		Args: []string{strconv.FormatInt(s.now().UnixMilli(), 10), strconv.Itoa(SweepBatch), k.LinkPrefix(p),
+			strconv.Itoa(int(TombstoneRetention / time.Second)), k.AnalyticsPrefix(p), k.ClickLimitPrefix(p)},
+	})[0].AsIntSlice()
+	if err != nil || len(n) != 2 {
+		return 0, 0, fmt.Errorf("sweep partition %d: %w", p, err)
+	}
+	return int(n[0]), int(n[1]), nil
 }
 
 // CreateRequest asks for a new link.
@@ -172,7 +287,11 @@ func (s *Store) validate(req *CreateRequest, now time.Time) (expires time.Time, 
 	case s.cfg.DefaultTTL > 0:
 		expires = now.Add(s.cfg.DefaultTTL)
 	}
-	return expires.Truncate(time.Millisecond), nil
+	if !expires.IsZero() && !expires.Equal(expires.Truncate(time.Second)) {
+		// whole seconds, rounded up: the API shows expires_at to the second
+		expires = expires.Truncate(time.Second).Add(time.Second)
+	}
+	return expires, nil
 }
 
 // createScript sets the record only if the code is free (SET NX: two
@@ -257,8 +376,10 @@ func (s *Store) insert(ctx context.Context, l *Link) (bool, error) {
 	p := s.cfg.Keys.Partition(l.Code)
 	pxat, score := "0", "+inf"
 	if !l.ExpiresAt.IsZero() {
-		pxat = strconv.FormatInt(l.ExpiresAt.UnixMilli(), 10)
-		score = pxat
+		// The record outlives the expiry so every edge answers 410 until
+		// the sweeper replaces it with a tombstone.
+		pxat = strconv.FormatInt(l.ExpiresAt.Add(TombstoneRetention).UnixMilli(), 10)
+		score = strconv.FormatInt(l.ExpiresAt.UnixMilli(), 10)
 	}
 	n, err := createScript.Exec(ctx, s.c,
 		[]string{s.cfg.Keys.Link(l.Code), s.cfg.Keys.Expiry(p)},
@@ -391,6 +512,9 @@ func (s *Store) Get(ctx context.Context, code string) (Link, error) {
 		return l, fmt.Errorf("get %q: %w", code, err)
 	}
 	if err := decode(str, &l); err != nil {
+		if errors.Is(err, errTombstone) {
+			return l, ErrExpired
+		}
 		return l, fmt.Errorf("get %q: %w", code, err)
 	}
 	if l.Expired(s.now()) {
@@ -415,7 +539,16 @@ func (s *Store) Delete(ctx context.Context, code, caller string, admin bool) err
 	}
 	l := Link{Code: code}
 	if err := decode(raw, &l); err != nil {
-		return fmt.Errorf("delete %q: %w", code, err)
+		if !errors.Is(err, errTombstone) {
+			return fmt.Errorf("delete %q: %w", code, err)
+		}
+		if !admin { // nothing is left but the 410 marker, whose owner is unknown
+			return ErrExpired
+		}
+		if err := s.c.Do(ctx, s.c.B().Del().Key(key).Build()).Error(); err != nil {
+			return fmt.Errorf("delete %q: %w", code, err)
+		}
+		return nil
 	}
 	if !admin && (l.Owner == "" || l.Owner != caller) {
 		return ErrForbidden
@@ -493,7 +626,11 @@ func (s *Store) List(ctx context.Context, owner, cursor string, limit int) (link
 				return nil, "", fmt.Errorf("list %q: %w", owner, err)
 			}
 			l := Link{Code: codes[i]}
-			if decode(raw, &l) != nil || l.Owner != owner || l.Expired(now) {
+			if decode(raw, &l) != nil || l.Owner != owner {
+				stale = append(stale, members[i]) // a tombstone, or the code was taken again
+				continue
+			}
+			if l.Expired(now) {
 				continue
 			}
 			links = append(links, l)
@@ -574,4 +711,38 @@ func (s *Store) TotalClicks(ctx context.Context) (int64, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// RunSweeper sweeps every partition each interval until ctx ends, calling
+// swept with the number of links tombstoned in each pass.
+func (s *Store) RunSweeper(ctx context.Context, interval time.Duration, log *slog.Logger, swept func(n int)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		total := 0
+		for p := 0; p < s.cfg.Keys.Partitions && ctx.Err() == nil; p++ {
+			for ctx.Err() == nil {
+				looked, n, err := s.Sweep(ctx, p)
+				if err != nil {
+					log.Warn("sweep failed", "partition", p, "err", err)
+					break
+				}
+				total += n
+				if looked < SweepBatch {
+					break
+				}
+			}
+		}
+		if total > 0 {
+			log.Info("expired links swept", "links", total)
+		}
+		if swept != nil {
+			swept(total)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -20,9 +20,11 @@ import (
 	"github.com/shortener/shortener/pkg/link"
 )
 
-// Resolver finds the target of a code; *link.Store is one.
+// Resolver finds the target of a code and enforces click limits;
+// *link.Store is one.
 type Resolver interface {
 	Resolve(ctx context.Context, code []byte) (link.Target, error)
+	Take(ctx context.Context, code []byte, t link.Target, consume bool) error
 }
 
 // Config configures a Handler.
@@ -65,16 +67,17 @@ type Handler struct {
 	geoHeader    string
 	trusted      *clientip.Trusted
 
-	redirects struct{ ok, notFound, expired, failed prometheus.Counter }
+	redirects struct{ ok, notFound, expired, exhausted, failed prometheus.Counter }
 	cache     struct{ hit, miss prometheus.Counter }
 }
 
 // Pre-rendered bodies: the error answers do not allocate either.
 var (
-	body404 = problemBody(404, "Not Found", "no link has this code")
-	body405 = problemBody(405, "Method Not Allowed", "use GET or HEAD")
-	body410 = problemBody(410, "Gone", "this link has expired")
-	body503 = problemBody(503, "Service Unavailable", "the link store cannot be reached; try again")
+	body404      = problemBody(404, "Not Found", "no link has this code")
+	body405      = problemBody(405, "Method Not Allowed", "use GET or HEAD")
+	body410      = problemBody(410, "Gone", "this link has expired")
+	body410Limit = problemBody(410, "Gone", "this link has reached its click limit")
+	body503      = problemBody(503, "Service Unavailable", "the link store cannot be reached; try again")
 )
 
 func problemBody(status int, title, detail string) []byte {
@@ -96,7 +99,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	redirects := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shortener_edge_redirects_total",
-		Help: "Answers to GET and HEAD /{code} by result: ok (redirected), not_found, expired, error.",
+		Help: "Answers to GET and HEAD /{code} by result: ok (redirected), not_found, expired, limit_reached (max_clicks used up), error.",
 	}, []string{"result"})
 	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shortener_edge_cache_lookups_total",
@@ -113,6 +116,7 @@ func New(cfg Config) (*Handler, error) {
 	h.redirects.ok = redirects.WithLabelValues("ok")
 	h.redirects.notFound = redirects.WithLabelValues("not_found")
 	h.redirects.expired = redirects.WithLabelValues("expired")
+	h.redirects.exhausted = redirects.WithLabelValues("limit_reached")
 	h.redirects.failed = redirects.WithLabelValues("error")
 	h.cache.hit = cache.WithLabelValues("hit")
 	h.cache.miss = cache.WithLabelValues("miss")
@@ -138,6 +142,9 @@ func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
 	} else {
 		h.cache.miss.Inc()
 	}
+	if err == nil && t.MaxClicks > 0 { // only limited links pay a round trip
+		err = h.resolver.Take(h.bg, path[1:], t, ctx.IsGet())
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, link.ErrNotFound):
@@ -146,6 +153,9 @@ func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
 		case errors.Is(err, link.ErrExpired):
 			h.redirects.expired.Inc()
 			writeProblem(ctx, fasthttp.StatusGone, body410)
+		case errors.Is(err, link.ErrExhausted):
+			h.redirects.exhausted.Inc()
+			writeProblem(ctx, fasthttp.StatusGone, body410Limit)
 		default:
 			h.redirects.failed.Inc()
 			h.log.Warn("cannot resolve code", "code", string(path[1:]), "err", err)

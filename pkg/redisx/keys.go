@@ -116,7 +116,7 @@ const DayKeyRetention = 91
 // the per-day keys of the last DayKeyRetention days before now.
 func (k Keyspace) LinkKeys(code string, now time.Time) []string {
 	base := k.ClickTotals(code)
-	keys := []string{k.Link(code), base, base + SuffixDaily, base + SuffixHourly, base + SuffixRecent}
+	keys := []string{k.Link(code), k.ClickLimit(code), base, base + SuffixDaily, base + SuffixHourly, base + SuffixRecent}
 	day := now.UTC()
 	for i := 0; i <= DayKeyRetention; i++ {
 		d := day.AddDate(0, 0, -i).Format("20060102")
@@ -124,6 +124,15 @@ func (k Keyspace) LinkKeys(code string, now time.Time) []string {
 	}
 	return keys
 }
+
+// ClickLimit counts the redirects of a link with max_clicks; it expires
+// with the link.
+func (k Keyspace) ClickLimit(code string) string {
+	return k.Prefix + "n:" + k.tags[k.Partition(code)] + ":" + code
+}
+
+// ClickLimitPrefix is ClickLimit(code) without the code, for partition p.
+func (k Keyspace) ClickLimitPrefix(p int) string { return k.Prefix + "n:" + k.tags[p] + ":" }
 
 // Stream is the click stream of partition p.
 func (k Keyspace) Stream(p int) string { return k.Prefix + "clicks:" + k.tags[p] }
