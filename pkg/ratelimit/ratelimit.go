@@ -190,7 +190,7 @@ end
 local e = now - start
 -- the previous window's weighted count, zero once its newest request is w old
 local pw = 0
-if prev > 0 and prevLast > now - w then pw = math.ceil(prev * (w - e) / w) end
+if prev > 0 and prevLast > now - w then pw = math.floor(prev * (w - e) / w) end
 local allowed, remaining = 0, 0
 if cur + pw < n then
   allowed = 1
