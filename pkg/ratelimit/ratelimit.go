@@ -52,7 +52,7 @@
 //
 // State lives under prefix + "rl:{" + bucket + ":" + identity + "}": the
 // whole name inside one hash tag. A bucket or identity that is longer than
-// 64 bytes, or has a byte outside printable ASCII, '{' or '}' (or, for a
+// 64 bytes, or has a byte outside '!'…'~', or '{' or '}' (or, for a
 // bucket, ':'), is replaced by '~' and its SHA-256 in hex, 65 bytes, so no
 // caller can break the hash tag or grow the key, and no plain identity
 // (at most 64 bytes) equals a hashed one.
@@ -80,7 +80,8 @@ const MaxWindow = 366 * 24 * time.Hour
 const maxPart = 64
 
 // Limit is N requests per Window. N <= 0 means unlimited. Window is used in
-// whole milliseconds.
+// whole milliseconds. A new N applies at once to the counts so far; a new
+// Window starts every identity of the bucket afresh.
 type Limit struct {
 	N      int
 	Window time.Duration
@@ -190,7 +191,7 @@ end
 local e = now - start
 -- the previous window's weighted count, zero once its newest request is w old
 local pw = 0
-if prev > 0 and prevLast > now - w then pw = math.floor(prev * (w - e) / w) end
+if prev > 0 and prevLast > now - w then pw = math.ceil(prev * (w - e) / w) end
 local allowed, remaining = 0, 0
 if cur + pw < n then
   allowed = 1
