@@ -29,6 +29,7 @@ import (
 	"github.com/shortener/shortener/pkg/geo"
 	"github.com/shortener/shortener/pkg/link"
 	"github.com/shortener/shortener/pkg/obs"
+	"github.com/shortener/shortener/pkg/ratelimit"
 	"github.com/shortener/shortener/pkg/redirect"
 	"github.com/shortener/shortener/pkg/redisx"
 )
@@ -65,6 +66,9 @@ type config struct {
 	clickBuffer, clickBatch                        int
 	clickFlushTimeout                              time.Duration
 	recordClicks                                   bool
+	rateWindow                                     time.Duration
+	rateCreateAnon, rateCreateKey                  int
+	rateAPIAnon, rateAPIKey                        int
 }
 
 func redisFlags(fs *flag.FlagSet, c *config) {
@@ -95,6 +99,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&c.cacheSizeMB, "cache-size-mb", 64, "client-side cache size per Redis connection, MiB")
 	fs.IntVar(&c.maxBodyBytes, "max-body-bytes", 64<<10, "largest request body accepted, bytes (413 above)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for requests in flight")
+	fs.DurationVar(&c.rateWindow, "rate-window", time.Minute, "window of the API rate limits")
+	fs.IntVar(&c.rateCreateAnon, "rate-create-anonymous", api.DefaultLimits.CreateAnonymous.N, "link creations per window for a client IP without a key (0 = unlimited)")
+	fs.IntVar(&c.rateCreateKey, "rate-create-key", api.DefaultLimits.CreateKey.N, "link creations per window per key owner (0 = unlimited; admins are never limited)")
+	fs.IntVar(&c.rateAPIAnon, "rate-api-anonymous", api.DefaultLimits.APIAnonymous.N, "other API calls per window for a client IP without a key (0 = unlimited)")
+	fs.IntVar(&c.rateAPIKey, "rate-api-key", api.DefaultLimits.APIKey.N, "other API calls per window per key owner (0 = unlimited)")
 	fs.BoolVar(&c.recordClicks, "record-clicks", true, "append a click event to the stream for every GET redirect")
 	fs.IntVar(&c.clickBuffer, "click-buffer", clicks.DefaultBuffer, "click events held in memory while Redis is slow or down; past it they are dropped and counted")
 	fs.IntVar(&c.clickBatch, "click-batch", clicks.DefaultBatch, "most click events appended in one round trip")
@@ -111,6 +120,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if c.defaultTTL < 0 || c.cacheTTL <= 0 || c.cacheSizeMB <= 0 || c.maxBodyBytes <= 0 {
 		return c, errors.New("--default-ttl must be >= 0; --cache-ttl, --cache-size-mb and --max-body-bytes must be > 0")
+	}
+	if c.rateWindow < time.Second || c.rateCreateAnon < 0 || c.rateCreateKey < 0 || c.rateAPIAnon < 0 || c.rateAPIKey < 0 {
+		return c, errors.New("--rate-window must be at least 1s and the --rate-* limits >= 0")
 	}
 	if c.clickBuffer <= 0 || c.clickBatch <= 0 || c.clickFlushTimeout <= 0 {
 		return c, errors.New("--click-buffer, --click-batch and --click-flush-timeout must be > 0")
@@ -181,7 +193,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	rest, err := api.New(api.Config{Store: store, Keys: keys, Analytics: analytics.NewReader(rdb, ks, nil), BaseURL: cfg.baseURL,
-		AllowAnonymous: cfg.allowAnonymous, Log: log, Registry: reg})
+		AllowAnonymous: cfg.allowAnonymous, Log: log, Registry: reg, Trusted: trusted,
+		Limiter: ratelimit.New(rdb, cfg.keyPrefix), Limits: api.Limits{
+			CreateAnonymous: ratelimit.Limit{N: cfg.rateCreateAnon, Window: cfg.rateWindow},
+			CreateKey:       ratelimit.Limit{N: cfg.rateCreateKey, Window: cfg.rateWindow},
+			APIAnonymous:    ratelimit.Limit{N: cfg.rateAPIAnon, Window: cfg.rateWindow},
+			APIKey:          ratelimit.Limit{N: cfg.rateAPIKey, Window: cfg.rateWindow},
+		}})
 	if err != nil {
 		return err
 	}

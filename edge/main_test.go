@@ -61,6 +61,8 @@ func startEdge(t *testing.T, srv *redistest.Server, extra ...string) *edgeProc {
 	args := append([]string{
 		"--listen", listen, "--ops-listen", ops, "--redis", srv.URL, "--key-prefix", srv.Prefix,
 		"--base-url", "https://sho.rt", "--admin-key", adminKey, "--log-level", "warn",
+		// tests send bursts; the rate-limit tests turn limits back on
+		"--rate-create-anonymous", "0", "--rate-create-key", "0", "--rate-api-anonymous", "0", "--rate-api-key", "0",
 	}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

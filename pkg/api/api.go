@@ -19,7 +19,9 @@ import (
 
 	"github.com/shortener/shortener/pkg/analytics"
 	"github.com/shortener/shortener/pkg/auth"
+	"github.com/shortener/shortener/pkg/clientip"
 	"github.com/shortener/shortener/pkg/link"
+	"github.com/shortener/shortener/pkg/ratelimit"
 )
 
 // Prefix is the path prefix of the API.
@@ -33,6 +35,12 @@ type Config struct {
 	Store          *link.Store
 	Keys           *auth.Keys
 	Analytics      *analytics.Reader
+	// Limiter and Limits rate-limit the API; a nil Limiter limits nothing.
+	Limiter *ratelimit.Limiter
+	Limits  Limits
+	// Trusted are the proxies whose X-Forwarded-For names the client (the
+	// identity of anonymous callers).
+	Trusted *clientip.Trusted
 	BaseURL        string // prefix of short_url, without a trailing slash
 	AllowAnonymous bool
 	Log            *slog.Logger
@@ -45,6 +53,7 @@ type Config struct {
 type API struct {
 	cfg      Config
 	requests *prometheus.CounterVec
+	limited  *prometheus.CounterVec
 }
 
 // New returns the API and registers its metrics.
@@ -56,10 +65,15 @@ func New(cfg Config) (*API, error) {
 	a := &API{cfg: cfg, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shortener_edge_api_requests_total",
 		Help: "API requests by route and status code.",
-	}, []string{"route", "status"})}
+	}, []string{"route", "status"}), limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shortener_edge_rate_limited_total",
+		Help: "API requests refused with 429, by bucket (create, api).",
+	}, []string{"bucket"})}
 	if cfg.Registry != nil {
-		if err := cfg.Registry.Register(a.requests); err != nil {
-			return nil, err
+		for _, c := range []prometheus.Collector{a.requests, a.limited} {
+			if err := cfg.Registry.Register(c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return a, nil
@@ -79,11 +93,30 @@ const (
 
 // Serve answers a request whose path starts with /api/.
 func (a *API) Serve(ctx *fasthttp.RequestCtx) {
-	route := a.dispatch(ctx)
+	route := a.serve(ctx)
 	a.requests.WithLabelValues(route, strconv.Itoa(ctx.Response.StatusCode())).Inc()
 }
 
-func (a *API) dispatch(ctx *fasthttp.RequestCtx) string {
+// serve authenticates, applies the rate limit of the caller, then routes.
+func (a *API) serve(ctx *fasthttp.RequestCtx) string {
+	p, authErr := a.authenticate(ctx)
+	bucket := BucketAPI
+	if ctx.IsPost() && string(ctx.Path()) == Prefix+"/links" {
+		bucket = BucketCreate
+	}
+	d, ok := a.allow(ctx, p, bucket)
+	defer setLimitHeaders(ctx, d) // on every answer, whatever the handler wrote
+	if !ok {
+		return "rate_limited"
+	}
+	if authErr != nil {
+		a.failAuth(ctx, authErr)
+		return "unauthorized"
+	}
+	return a.dispatch(ctx, p)
+}
+
+func (a *API) dispatch(ctx *fasthttp.RequestCtx, p auth.Principal) string {
 	path := string(ctx.Path())
 	rest, ok := strings.CutPrefix(path, Prefix+"/")
 	if !ok {
@@ -95,10 +128,10 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx) string {
 	case len(seg) == 1 && seg[0] == "links":
 		switch {
 		case ctx.IsPost():
-			a.create(ctx)
+			a.create(ctx, p)
 			return routeCreate
 		case ctx.IsGet():
-			a.list(ctx)
+			a.list(ctx, p)
 			return routeList
 		}
 		methodNotAllowed(ctx, "GET, POST")
@@ -109,7 +142,7 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx) string {
 			a.get(ctx, seg[1])
 			return routeGet
 		case ctx.IsDelete():
-			a.delete(ctx, seg[1])
+			a.delete(ctx, p, seg[1])
 			return routeDelete
 		}
 		methodNotAllowed(ctx, "GET, DELETE")
@@ -119,7 +152,7 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx) string {
 			methodNotAllowed(ctx, "GET")
 			return routeAnalytic
 		}
-		a.analytics(ctx, seg[1])
+		a.analytics(ctx, p, seg[1])
 		return routeAnalytic
 	case len(seg) == 2 && seg[0] == "stats" && seg[1] == "top":
 		if !ctx.IsGet() {
@@ -162,35 +195,42 @@ func (a *API) fail(ctx *fasthttp.RequestCtx, err error) {
 	WriteProblem(ctx, status, typ, title, detail)
 }
 
-// principal resolves the caller's key. ok is false when the answer (401)
-// has been written.
-func (a *API) principal(ctx *fasthttp.RequestCtx) (auth.Principal, bool) {
+// errBadAuthorization is an Authorization header that is not "Bearer KEY".
+var errBadAuthorization = errors.New("Authorization must be \"Bearer KEY\"")
+
+// authenticate resolves the caller's key: an anonymous principal when the
+// request carries none, an error when it carries a bad or unknown one.
+func (a *API) authenticate(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
 	key := ""
 	if h := ctx.Request.Header.Peek("Authorization"); len(h) > 0 {
 		scheme, rest, found := bytes.Cut(h, []byte(" "))
 		if !found || !bytes.EqualFold(scheme, []byte("Bearer")) || len(bytes.TrimSpace(rest)) == 0 {
-			WriteProblem(ctx, 401, TypeUnauthorized, "Unauthorized", "Authorization must be \"Bearer KEY\"")
-			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="shortener"`)
-			return auth.Principal{}, false
+			return auth.Principal{}, errBadAuthorization
 		}
 		key = string(bytes.TrimSpace(rest))
 	} else if h := ctx.Request.Header.Peek("X-API-Key"); len(h) > 0 {
 		key = string(h)
 	}
 	if key == "" {
-		return auth.Principal{}, true
+		return auth.Principal{}, nil
 	}
 	c, cancel := a.context()
 	defer cancel()
-	p, err := a.cfg.Keys.Lookup(c, key)
-	if err != nil {
-		a.fail(ctx, err)
-		if errors.Is(err, auth.ErrUnknownKey) {
-			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="shortener", error="invalid_token"`)
-		}
-		return auth.Principal{}, false
+	return a.cfg.Keys.Lookup(c, key)
+}
+
+// failAuth answers a failed authentication: 401, or 503 when the key store
+// cannot be reached.
+func (a *API) failAuth(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, errBadAuthorization) {
+		WriteProblem(ctx, 401, TypeUnauthorized, "Unauthorized", err.Error())
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="shortener"`)
+		return
 	}
-	return p, true
+	a.fail(ctx, err)
+	if errors.Is(err, auth.ErrUnknownKey) {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="shortener", error="invalid_token"`)
+	}
 }
 
 func requireKey(ctx *fasthttp.RequestCtx, p auth.Principal) bool {
@@ -302,11 +342,7 @@ func wholeNumber(raw json.RawMessage) (int64, bool) {
 	return v, err == nil
 }
 
-func (a *API) create(ctx *fasthttp.RequestCtx) {
-	p, ok := a.principal(ctx)
-	if !ok {
-		return
-	}
+func (a *API) create(ctx *fasthttp.RequestCtx, p auth.Principal) {
 	if p.Anonymous() && !a.cfg.AllowAnonymous {
 		requireKey(ctx, p)
 		return
@@ -367,9 +403,6 @@ func (a *API) create(ctx *fasthttp.RequestCtx) {
 }
 
 func (a *API) get(ctx *fasthttp.RequestCtx, code string) {
-	if _, ok := a.principal(ctx); !ok {
-		return
-	}
 	c, cancel := a.context()
 	defer cancel()
 	l, err := a.cfg.Store.Get(c, code)
@@ -385,9 +418,8 @@ func (a *API) get(ctx *fasthttp.RequestCtx, code string) {
 	writeJSON(ctx, 200, a.toJSON(l, clicks[0]))
 }
 
-func (a *API) delete(ctx *fasthttp.RequestCtx, code string) {
-	p, ok := a.principal(ctx)
-	if !ok || !requireKey(ctx, p) {
+func (a *API) delete(ctx *fasthttp.RequestCtx, p auth.Principal, code string) {
+	if !requireKey(ctx, p) {
 		return
 	}
 	c, cancel := a.context()
@@ -399,9 +431,8 @@ func (a *API) delete(ctx *fasthttp.RequestCtx, code string) {
 	ctx.Response.SetStatusCode(204)
 }
 
-func (a *API) list(ctx *fasthttp.RequestCtx) {
-	p, ok := a.principal(ctx)
-	if !ok || !requireKey(ctx, p) {
+func (a *API) list(ctx *fasthttp.RequestCtx, p auth.Principal) {
+	if !requireKey(ctx, p) {
 		return
 	}
 	args := ctx.QueryArgs()
@@ -453,9 +484,6 @@ func (a *API) list(ctx *fasthttp.RequestCtx) {
 }
 
 func (a *API) stats(ctx *fasthttp.RequestCtx) {
-	if _, ok := a.principal(ctx); !ok {
-		return
-	}
 	c, cancel := a.context()
 	defer cancel()
 	n, err := a.cfg.Store.Count(c)
@@ -498,11 +526,7 @@ func mayRead(ctx *fasthttp.RequestCtx, p auth.Principal, l link.Link) bool {
 	return false
 }
 
-func (a *API) analytics(ctx *fasthttp.RequestCtx, code string) {
-	p, ok := a.principal(ctx)
-	if !ok {
-		return
-	}
+func (a *API) analytics(ctx *fasthttp.RequestCtx, p auth.Principal, code string) {
 	days, ok := intParam(ctx, "days", 30, 1, analytics.DailyRetentionDays)
 	if !ok {
 		return
@@ -537,9 +561,6 @@ type topJSON struct {
 }
 
 func (a *API) top(ctx *fasthttp.RequestCtx) {
-	if _, ok := a.principal(ctx); !ok {
-		return
-	}
 	limit, ok := intParam(ctx, "limit", 10, 1, 100)
 	if !ok {
 		return
