@@ -29,6 +29,7 @@ import (
 	"github.com/shortener/shortener/pkg/geo"
 	"github.com/shortener/shortener/pkg/link"
 	"github.com/shortener/shortener/pkg/obs"
+	"github.com/shortener/shortener/pkg/qr"
 	"github.com/shortener/shortener/pkg/ratelimit"
 	"github.com/shortener/shortener/pkg/redirect"
 	"github.com/shortener/shortener/pkg/redisx"
@@ -66,6 +67,7 @@ type config struct {
 	clickBuffer, clickBatch                        int
 	clickFlushTimeout                              time.Duration
 	recordClicks                                   bool
+	qrCache                                        int
 	rateWindow                                     time.Duration
 	rateCreateAnon, rateCreateKey                  int
 	rateAPIAnon, rateAPIKey                        int
@@ -99,6 +101,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&c.cacheSizeMB, "cache-size-mb", 64, "client-side cache size per Redis connection, MiB")
 	fs.IntVar(&c.maxBodyBytes, "max-body-bytes", 64<<10, "largest request body accepted, bytes (413 above)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for requests in flight")
+	fs.IntVar(&c.qrCache, "qr-cache", 4096, "rendered QR codes kept in memory")
 	fs.DurationVar(&c.rateWindow, "rate-window", time.Minute, "window of the API rate limits")
 	fs.IntVar(&c.rateCreateAnon, "rate-create-anonymous", api.DefaultLimits.CreateAnonymous.N, "link creations per window for a client IP without a key (0 = unlimited)")
 	fs.IntVar(&c.rateCreateKey, "rate-create-key", api.DefaultLimits.CreateKey.N, "link creations per window per key owner (0 = unlimited; admins are never limited)")
@@ -192,7 +195,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	rest, err := api.New(api.Config{Store: store, Keys: keys, Analytics: analytics.NewReader(rdb, ks, nil), BaseURL: cfg.baseURL,
+	rest, err := api.New(api.Config{Store: store, Keys: keys, Analytics: analytics.NewReader(rdb, ks, nil), QR: qr.NewRenderer(cfg.qrCache), BaseURL: cfg.baseURL,
 		AllowAnonymous: cfg.allowAnonymous, Log: log, Registry: reg, Trusted: trusted,
 		Limiter: ratelimit.New(rdb, cfg.keyPrefix), Limits: api.Limits{
 			CreateAnonymous: ratelimit.Limit{N: cfg.rateCreateAnon, Window: cfg.rateWindow},

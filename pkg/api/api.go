@@ -21,6 +21,7 @@ import (
 	"github.com/shortener/shortener/pkg/auth"
 	"github.com/shortener/shortener/pkg/clientip"
 	"github.com/shortener/shortener/pkg/link"
+	"github.com/shortener/shortener/pkg/qr"
 	"github.com/shortener/shortener/pkg/ratelimit"
 )
 
@@ -35,6 +36,7 @@ type Config struct {
 	Store          *link.Store
 	Keys           *auth.Keys
 	Analytics      *analytics.Reader
+	QR             *qr.Renderer
 	// Limiter and Limits rate-limit the API; a nil Limiter limits nothing.
 	Limiter *ratelimit.Limiter
 	Limits  Limits
@@ -88,6 +90,7 @@ const (
 	routeStats    = "stats"
 	routeTop      = "stats_top"
 	routeAnalytic = "link_analytics"
+	routeQR       = "link_qr"
 	routeNotFound = "unknown"
 )
 
@@ -154,6 +157,13 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx, p auth.Principal) string {
 		}
 		a.analytics(ctx, p, seg[1])
 		return routeAnalytic
+	case len(seg) == 3 && seg[0] == "links" && seg[2] == "qr":
+		if !ctx.IsGet() && !ctx.IsHead() {
+			methodNotAllowed(ctx, "GET, HEAD")
+			return routeQR
+		}
+		a.qrCode(ctx, seg[1])
+		return routeQR
 	case len(seg) == 2 && seg[0] == "stats" && seg[1] == "top":
 		if !ctx.IsGet() {
 			methodNotAllowed(ctx, "GET")
@@ -587,4 +597,50 @@ func (a *API) top(ctx *fasthttp.RequestCtx) {
 		out.Links = append(out.Links, topJSON{Code: e.Code, URL: l.URL, Clicks: e.Clicks})
 	}
 	writeJSON(ctx, 200, out)
+}
+
+// qrCode answers GET /links/{code}/qr?format=png|svg&size=256: a QR code of
+// the short URL, public like the short URL itself, rendered once and then
+// served from the renderer's cache, with a strong ETag.
+func (a *API) qrCode(ctx *fasthttp.RequestCtx, code string) {
+	format := string(ctx.QueryArgs().Peek("format"))
+	if format == "" {
+		format = qr.FormatPNG
+	}
+	size, ok := intParam(ctx, "size", qr.DefaultSize, -1<<31, 1<<31-1)
+	if !ok {
+		return
+	}
+	c, cancel := a.context()
+	defer cancel()
+	if _, err := a.cfg.Store.Get(c, code); err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	img, err := a.cfg.QR.Render(a.cfg.BaseURL+"/"+code, format, size)
+	if err != nil {
+		WriteProblem(ctx, 400, TypeInvalidParam, "Invalid Parameter", err.Error())
+		return
+	}
+	h := &ctx.Response.Header
+	h.Set("ETag", img.ETag)
+	h.Set("Cache-Control", "public, max-age=86400")
+	if inm := ctx.Request.Header.Peek("If-None-Match"); len(inm) > 0 && etagMatch(inm, img.ETag) {
+		ctx.Response.SetStatusCode(fasthttp.StatusNotModified)
+		return
+	}
+	h.SetContentType(img.ContentType)
+	ctx.Response.SetBody(img.Body)
+}
+
+// etagMatch reports whether an If-None-Match header lists etag (or is *).
+func etagMatch(header []byte, etag string) bool {
+	for _, part := range bytes.Split(header, []byte(",")) {
+		p := bytes.TrimSpace(part)
+		p = bytes.TrimPrefix(p, []byte("W/"))
+		if string(p) == etag || string(p) == "*" {
+			return true
+		}
+	}
+	return false
 }

@@ -3,9 +3,9 @@
 //
 // Codes use error-correction level M (about 15% of the symbol may be lost)
 // and a quiet zone of 4 modules, drawn black on white. Encoding is done by
-// github.com/skip2/go-qrcode; the drawing (whole pixels per module, centred
-// in an image of exactly the requested size, and an SVG of one merged path)
-// is this package's own.
+// github.com/skip2/go-qrcode; the drawing is this package's own: a 1-bit
+// PNG of exactly the requested size with whole pixels per module, centred,
+// and an SVG with a viewBox in modules and one path of horizontal runs.
 package qr
 
 import (
@@ -72,9 +72,10 @@ type Renderer struct {
 }
 
 // NewRenderer returns a Renderer that keeps the cacheEntries most recently
-// used images; cacheEntries < 1 disables the cache. A PNG of a short URL is
-// about 1 KiB at 256 pixels and a few KiB at 2048; an SVG about 2 KiB at any
-// size.
+// used images; cacheEntries < 1 disables the cache. An entry for a short
+// URL is small: its PNG is about 0.4 KiB at 256 pixels and 3.5 KiB at 2048,
+// its SVG about 2.3 KiB at any size. The largest content (2,331 bytes) makes
+// at most about 7 KiB of PNG and 140 KiB of SVG.
 func NewRenderer(cacheEntries int) *Renderer {
 	r := &Renderer{}
 	if cacheEntries > 0 {
