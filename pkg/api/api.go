@@ -33,16 +33,16 @@ const DefaultListLimit = 50
 
 // Config configures the API.
 type Config struct {
-	Store          *link.Store
-	Keys           *auth.Keys
-	Analytics      *analytics.Reader
-	QR             *qr.Renderer
+	Store     *link.Store
+	Keys      *auth.Keys
+	Analytics *analytics.Reader
+	QR        *qr.Renderer
 	// Limiter and Limits rate-limit the API; a nil Limiter limits nothing.
 	Limiter *ratelimit.Limiter
 	Limits  Limits
 	// Trusted are the proxies whose X-Forwarded-For names the client (the
 	// identity of anonymous callers).
-	Trusted *clientip.Trusted
+	Trusted        *clientip.Trusted
 	BaseURL        string // prefix of short_url, without a trailing slash
 	AllowAnonymous bool
 	Log            *slog.Logger
