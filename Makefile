@@ -35,6 +35,10 @@ test: redis ## go vet and go test -race ./... against real redis-servers
 test-cluster: redis ## the integration suite against a local three-master Redis Cluster
 	deploy/local/cluster.sh $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+.PHONY: check-deploy
+check-deploy: ## promtool checks of the Prometheus config, rules and rule tests; parse every YAML and JSON in deploy/
+	bash deploy/check.sh
+
 .PHONY: bench
 bench: ## Go benchmarks of the hot code, with -benchmem
 	$(GO) test -run '^$$' -bench . -benchmem ./...

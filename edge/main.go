@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/shortener/shortener/pkg/analytics"
@@ -207,6 +208,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
+	upCtx, stopUp := context.WithCancel(context.Background())
+	defer stopUp()
+	go redisx.WatchUp(upCtx, rdb, 5*time.Second, obs.RedisUp(reg, "edge"))
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "shortener_edge_request_duration_seconds",
+		Help:    "Time from request parsed to answer written, by route: redirect or api.",
+		Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5},
+	}, []string{"route"})
+	reg.MustRegister(latency)
+
 	ops, err := obs.StartOps(cfg.opsListen, reg, func(ctx context.Context) error { return redisx.Ping(ctx, rdb, time.Second) }, log)
 	if err != nil {
 		return err
@@ -217,7 +228,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("cannot listen on %s: %w", cfg.listen, err)
 	}
 	srv := &fasthttp.Server{
-		Handler:               route(rest, redirects),
+		Handler:               route(rest, redirects, latency.WithLabelValues("api"), latency.WithLabelValues("redirect")),
 		ErrorHandler:          serverError,
 		Name:                  "",
 		NoDefaultServerHeader: true,
@@ -284,15 +295,19 @@ func urlPolicy(cfg config) (*link.URLPolicy, error) {
 	return link.NewURLPolicy(cfg.maxURLLength, cfg.baseURL, bl)
 }
 
-// route sends /api/ to the REST API and everything else to the redirects.
-func route(rest *api.API, redirects *redirect.Handler) fasthttp.RequestHandler {
+// route sends /api/ to the REST API and everything else to the redirects,
+// timing each.
+func route(rest *api.API, redirects *redirect.Handler, apiTime, redirectTime prometheus.Observer) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
 		p := ctx.Path()
 		if len(p) >= 5 && string(p[:5]) == "/api/" || string(p) == "/api" {
 			rest.Serve(ctx)
+			apiTime.Observe(time.Since(start).Seconds())
 			return
 		}
 		redirects.Serve(ctx)
+		redirectTime.Observe(time.Since(start).Seconds())
 	}
 }
 

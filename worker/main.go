@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,6 +45,7 @@ type config struct {
 	batch, maxDeliveries, uaCache        int
 	block, claimIdle, trimInterval       time.Duration
 	sweepInterval                        time.Duration
+	campaignCodes, metricReferers        string
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -65,6 +67,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&c.maxDeliveries, "max-deliveries", analytics.DefaultMaxDeliveries, "deliveries after which an event goes to the dead-letter stream")
 	fs.DurationVar(&c.trimInterval, "trim-interval", analytics.DefaultTrimInterval, "how often streams are trimmed behind every consumer group")
 	fs.DurationVar(&c.sweepInterval, "sweep-interval", 5*time.Second, "how often expired links are tombstoned and their analytics deleted")
+	fs.StringVar(&c.campaignCodes, "metrics-campaign-codes", "", "comma-separated codes that get their own click series in /metrics (no other code does)")
+	fs.StringVar(&c.metricReferers, "metrics-referers", strings.Join(analytics.DefaultMetricReferers, ","), "comma-separated referer domains with their own label value in /metrics; others count as other")
 	fs.IntVar(&c.uaCache, "ua-cache", useragent.DefaultCacheSize, "user agents kept classified in the LRU")
 	if err := flagenv.Parse(fs, args, getenv); err != nil {
 		return c, err
@@ -103,6 +107,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	reg := obs.NewRegistry()
+	upCtx, stopUp := context.WithCancel(context.Background())
+	defer stopUp()
+	go redisx.WatchUp(upCtx, rdb, 5*time.Second, obs.RedisUp(reg, "worker"))
 	ops, err := obs.StartOps(cfg.opsListen, reg, func(ctx context.Context) error { return redisx.Ping(ctx, rdb, time.Second) }, log)
 	if err != nil {
 		return err
@@ -122,6 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Client: rdb, Keys: ks, Group: cfg.group, Name: cfg.consumer, Classifier: classifier, VisitorKey: vkey,
 		Batch: cfg.batch, Block: cfg.block, ClaimIdle: cfg.claimIdle, MaxDeliveries: cfg.maxDeliveries,
 		TrimInterval: cfg.trimInterval, Log: log, Registry: reg,
+		CampaignCodes: splitList(cfg.campaignCodes), MetricReferers: splitList(cfg.metricReferers),
 	})
 	if err != nil {
 		return err
@@ -146,4 +154,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	log.Info("worker stopped")
 	return nil
+}
+
+func splitList(s string) []string {
+	out := []string{}
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -39,13 +39,14 @@ const (
 // partition's click counter, the partition's top-links set. ARGV: group,
 // analytics prefix, link-record prefix, day-key TTL (s), daily cutoff day,
 // hourly cutoff hour, recent-list size, breakdown cap, now (ms); then 12
-// values per event. Every key it touches carries the partition's hash tag.
+// values per event. It answers one letter per event: a (applied),
+// d (duplicate: acknowledged before), g (gone: the link no longer exists). Every key it touches carries the partition's hash tag.
 var applyScript = rueidis.NewLuaScript(`
 local stream, counter, top = KEYS[1], KEYS[2], KEYS[3]
 local group, apre, lpre = ARGV[1], ARGV[2], ARGV[3]
 local dayttl, cutday, cuthour = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local recentmax, cap, now = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local applied, gone = 0, 0
+local status = {}
 local function prune(key, cutoff)
   for _, f in ipairs(redis.call('HKEYS', key)) do
     if f < cutoff then redis.call('HDEL', key, f) end
@@ -61,11 +62,13 @@ local i = 10
 while i <= #ARGV do
   local id, code, day, hour, bot, cc, dev, br, os, ref, vis, recent = unpack(ARGV, i, i + 11)
   i = i + 12
-  if redis.call('XACK', stream, group, id) == 1 then
+  if redis.call('XACK', stream, group, id) ~= 1 then
+    status[#status + 1] = 'd' -- already applied (a replay)
+  else
     local rec = redis.call('GET', lpre .. code)
     local exp = rec and string.match(rec, '^1\n%d+\n(%d+)\n')
     if not exp or (exp ~= '0' and tonumber(exp) <= now) then
-      gone = gone + 1 -- deleted, expired or tombstoned: its analytics are gone too
+      status[#status + 1] = 'g' -- deleted, expired or tombstoned: its analytics are gone too
     else
       local base = apre .. code
       redis.call('HINCRBY', base, 'total', 1)
@@ -99,11 +102,11 @@ while i <= #ARGV do
         redis.call('PEXPIREAT', base, exp)
         redis.call('PEXPIREAT', base .. ':r', exp)
       end
-      applied = applied + 1
+      status[#status + 1] = 'a'
     end
   end
 end
-return {applied, gone}
+return table.concat(status)
 `)
 
 // deadLetterScript moves entries to the dead-letter stream and acknowledges

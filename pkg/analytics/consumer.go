@@ -49,8 +49,13 @@ type ConsumerConfig struct {
 	MaxDeliveries int
 	// TrimInterval is how often the streams are trimmed behind every group.
 	TrimInterval time.Duration
-	Log          *slog.Logger
-	Registry     prometheus.Registerer
+	// CampaignCodes get a per-code click series; no other code does.
+	CampaignCodes []string
+	// MetricReferers are the referer domains with their own label value
+	// (nil: DefaultMetricReferers).
+	MetricReferers []string
+	Log            *slog.Logger
+	Registry       prometheus.Registerer
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -58,9 +63,10 @@ type ConsumerConfig struct {
 // Consumer reads click events and applies them. It is safe for concurrent
 // use; Run starts one reader per partition.
 type Consumer struct {
-	cfg ConsumerConfig
-	now func() time.Time
-	m   consumerMetrics
+	cfg      ConsumerConfig
+	now      func() time.Time
+	m        consumerMetrics
+	business *businessMetrics
 }
 
 type consumerMetrics struct {
@@ -103,7 +109,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	if cfg.TrimInterval <= 0 {
 		cfg.TrimInterval = DefaultTrimInterval
 	}
-	c := &Consumer{cfg: cfg, now: cfg.Now}
+	c := &Consumer{cfg: cfg, now: cfg.Now, business: newBusinessMetrics(cfg.CampaignCodes, cfg.MetricReferers)}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -146,7 +152,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		Help: "User-agent classifications that needed a parse.",
 	}, func() float64 { _, m := cfg.Classifier.Stats(); return float64(m) })
 	if cfg.Registry != nil {
-		for _, col := range []prometheus.Collector{events, reclaimed, applySeconds, batchSize, pending, lag, trimmed, uaHits, uaMisses} {
+		for _, col := range append([]prometheus.Collector{events, reclaimed, applySeconds, batchSize, pending, lag, trimmed, uaHits, uaMisses}, c.business.collectors()...) {
 			if err := cfg.Registry.Register(col); err != nil {
 				return nil, err
 			}
@@ -362,6 +368,7 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 		now.Add(-HourlyRetention).Format("2006010215"),
 		strconv.Itoa(RecentClicks), strconv.Itoa(breakdownCap), strconv.FormatInt(now.UnixMilli(), 10))
 	var dl []string
+	applied := make([]eventArgs, 0, len(entries))
 	for i, e := range entries {
 		if reason, ok := dead[i]; ok {
 			dl = append(dl, e.ID, reason, e.Payload)
@@ -377,19 +384,32 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 		}
 		f := c.fields(e.ID, &ev)
 		args = append(args, f[:]...)
+		applied = append(applied, f)
 	}
 	n := (len(args) - 9) / 12
 	if n > 0 {
 		start := time.Now()
-		out, err := applyScript.Exec(ctx, c.cfg.Client,
-			[]string{c.cfg.Keys.Stream(p), c.cfg.Keys.PartitionClicks(p), c.cfg.Keys.Top(p)}, args).AsIntSlice()
+		status, err := applyScript.Exec(ctx, c.cfg.Client,
+			[]string{c.cfg.Keys.Stream(p), c.cfg.Keys.PartitionClicks(p), c.cfg.Keys.Top(p)}, args).ToString()
 		if err != nil {
 			return res, fmt.Errorf("apply batch: %w", err)
 		}
+		if len(status) != n {
+			return res, fmt.Errorf("apply batch: %d results for %d events", len(status), n)
+		}
 		c.m.applySeconds.Observe(time.Since(start).Seconds())
 		c.m.batchSize.Observe(float64(n))
-		res.Applied, res.Gone = int(out[0]), int(out[1])
-		res.Duplicate = n - res.Applied - res.Gone
+		for i := 0; i < n; i++ {
+			switch status[i] {
+			case 'a':
+				res.Applied++
+				c.business.count(&applied[i])
+			case 'g':
+				res.Gone++
+			default:
+				res.Duplicate++
+			}
+		}
 		c.m.applied.Add(float64(res.Applied))
 		c.m.gone.Add(float64(res.Gone))
 		c.m.duplicate.Add(float64(res.Duplicate))

@@ -28,3 +28,18 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (rueidis.Client,
 		}
 	}
 }
+
+// WatchUp pings Redis every interval until ctx ends and reports whether it
+// answered (within a second) to up, for a redis-up gauge.
+func WatchUp(ctx context.Context, c rueidis.Client, interval time.Duration, up func(bool)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		up(Ping(ctx, c, time.Second) == nil)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
