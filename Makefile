@@ -20,19 +20,19 @@ build: ## build bin/edge and bin/worker
 run: build ## start a private Redis (.data/), the edge and the worker, and print how to try them
 	deploy/local/run.sh
 
-.PHONY: redis
-redis: ## make sure redis-server is installed (apt-get as root)
-	deploy/local/ensure-redis.sh
+.PHONY: tools
+tools: ## make sure redis-server and prometheus are installed (apt-get as root)
+	deploy/local/ensure-tools.sh --test
 
 .PHONY: test
-test: redis ## go vet and go test -race ./... against real redis-servers
+test: tools ## go vet and go test -race ./... against real redis-servers
 	$(GO) vet ./...
 	@# allocation budgets first, without -race (the race detector allocates)
 	$(GO) test -count=1 -run 'Allocs' ./pkg/...
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: test-cluster
-test-cluster: redis ## the integration suite against a local three-master Redis Cluster
+test-cluster: tools ## the integration suite against a local three-master Redis Cluster
 	deploy/local/cluster.sh $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: check-deploy

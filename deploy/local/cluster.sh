@@ -5,7 +5,7 @@
 #   deploy/local/cluster.sh go test ./...
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-deploy/local/ensure-redis.sh
+deploy/local/ensure-tools.sh
 BASE=${CLUSTER_BASE_PORT:-7101}
 PORTS=("$BASE" "$((BASE + 1))" "$((BASE + 2))")
 DIR="$PWD/.data/cluster"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 REDIS_PORT=${REDIS_PORT:-6390}
 EDGE_PORT=${EDGE_PORT:-8080}
-deploy/local/ensure-redis.sh
+deploy/local/ensure-tools.sh
 mkdir -p .data/redis
 if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$PWD/.data/redis" \
