@@ -15,10 +15,12 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/rueidis"
 	"github.com/valyala/fasthttp"
 
 	"github.com/shortener/shortener/pkg/analytics"
@@ -67,6 +69,8 @@ type config struct {
 	shutdownTimeout                                time.Duration
 	clickBuffer, clickBatch                        int
 	clickFlushTimeout                              time.Duration
+	staleWindow                                    time.Duration
+	staleEntries                                   int
 	recordClicks                                   bool
 	qrCache                                        int
 	rateWindow                                     time.Duration
@@ -102,6 +106,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&c.cacheSizeMB, "cache-size-mb", 64, "client-side cache size per Redis connection, MiB")
 	fs.IntVar(&c.maxBodyBytes, "max-body-bytes", 64<<10, "largest request body accepted, bytes (413 above)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for requests in flight")
+	fs.DurationVar(&c.staleWindow, "stale-window", 5*time.Minute, "while Redis is unreachable, keep redirecting codes resolved before for this long after its last answer (0 = never)")
+	fs.IntVar(&c.staleEntries, "stale-entries", 100000, "resolved codes kept for the Redis-outage fallback")
 	fs.IntVar(&c.qrCache, "qr-cache", 4096, "rendered QR codes kept in memory")
 	fs.DurationVar(&c.rateWindow, "rate-window", time.Minute, "window of the API rate limits")
 	fs.IntVar(&c.rateCreateAnon, "rate-create-anonymous", api.DefaultLimits.CreateAnonymous.N, "link creations per window for a client IP without a key (0 = unlimited)")
@@ -168,67 +174,43 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer geoResolver.Close()
 
-	rdb, err := redisx.Connect(ctx, redisx.Config{
-		URL: cfg.redisURL, ClientName: "shortener-edge", CacheSizeEachConn: cfg.cacheSizeMB << 20,
-		ConnWriteTimeout: 2 * time.Second,
-	}, log)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	if err := redisx.PinPartitions(ctx, rdb, ks); err != nil {
-		return err
-	}
-
 	reg := obs.NewRegistry()
-	store := link.NewStore(rdb, link.Config{Keys: ks, Policy: policy, DefaultTTL: cfg.defaultTTL, CacheTTL: cfg.cacheTTL})
-	keys := auth.NewKeys(rdb, ks, cfg.adminKey, link.ValidOwner)
-	var producer *clicks.Producer
-	if cfg.recordClicks {
-		producer, err = clicks.NewProducer(clicks.ProducerConfig{Client: rdb, Keys: ks, EdgeID: edgeID(), Buffer: cfg.clickBuffer,
-			Batch: cfg.clickBatch, FlushTimeout: cfg.clickFlushTimeout, Log: log, Registry: reg})
-		if err != nil {
-			return err
-		}
-	}
-	redirects, err := redirect.New(redirect.Config{Status: cfg.redirectStatus, Resolver: store, Log: log, Registry: reg,
-		Clicks: producer, Geo: geoResolver, Trusted: trusted})
-	if err != nil {
-		return err
-	}
-	rest, err := api.New(api.Config{Store: store, Keys: keys, Analytics: analytics.NewReader(rdb, ks, nil), QR: qr.NewRenderer(cfg.qrCache), BaseURL: cfg.baseURL,
-		AllowAnonymous: cfg.allowAnonymous, Log: log, Registry: reg, Trusted: trusted,
-		Limiter: ratelimit.New(rdb, cfg.keyPrefix), Limits: api.Limits{
-			CreateAnonymous: ratelimit.Limit{N: cfg.rateCreateAnon, Window: cfg.rateWindow},
-			CreateKey:       ratelimit.Limit{N: cfg.rateCreateKey, Window: cfg.rateWindow},
-			APIAnonymous:    ratelimit.Limit{N: cfg.rateAPIAnon, Window: cfg.rateWindow},
-			APIKey:          ratelimit.Limit{N: cfg.rateAPIKey, Window: cfg.rateWindow},
-		}})
-	if err != nil {
-		return err
-	}
-
-	upCtx, stopUp := context.WithCancel(context.Background())
-	defer stopUp()
-	go redisx.WatchUp(upCtx, rdb, 5*time.Second, obs.RedisUp(reg, "edge"))
 	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "shortener_edge_request_duration_seconds",
 		Help:    "Time from request parsed to answer written, by route: redirect or api.",
 		Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5},
 	}, []string{"route"})
 	reg.MustRegister(latency)
+	redisUp := obs.RedisUp(reg, "edge")
 
-	ops, err := obs.StartOps(cfg.opsListen, reg, func(ctx context.Context) error { return redisx.Ping(ctx, rdb, time.Second) }, log)
+	// Listen first, Redis second: the edge starts (answering 503, /healthz
+	// alive, /readyz not ready) while Redis is still away, and becomes ready
+	// when it appears.
+	var rdb atomic.Pointer[rueidis.Client]
+	ready := func(ctx context.Context) error {
+		c := rdb.Load()
+		if c == nil {
+			return errors.New("waiting for redis")
+		}
+		return redisx.Ping(ctx, *c, time.Second)
+	}
+	ops, err := obs.StartOps(cfg.opsListen, reg, ready, log)
 	if err != nil {
 		return err
 	}
+	defer func() { _ = ops.Shutdown(context.Background()) }()
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
-		_ = ops.Shutdown(context.Background())
 		return fmt.Errorf("cannot listen on %s: %w", cfg.listen, err)
 	}
+	var handler atomic.Pointer[fasthttp.RequestHandler]
+	starting := fasthttp.RequestHandler(func(ctx *fasthttp.RequestCtx) {
+		api.WriteProblem(ctx, 503, api.TypeUnavailable, "Service Unavailable", "the edge is starting: waiting for Redis")
+		ctx.Response.Header.Set("Retry-After", "1")
+	})
+	handler.Store(&starting)
 	srv := &fasthttp.Server{
-		Handler:               route(rest, redirects, latency.WithLabelValues("api"), latency.WithLabelValues("redirect")),
+		Handler:               func(ctx *fasthttp.RequestCtx) { (*handler.Load())(ctx) },
 		ErrorHandler:          serverError,
 		Name:                  "",
 		NoDefaultServerHeader: true,
@@ -243,6 +225,70 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	shutdown := func() {
+		log.Info("shutting down: finishing requests in flight")
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer cancel()
+		if err := srv.ShutdownWithContext(sctx); err != nil {
+			log.Warn("requests still in flight at shutdown timeout", "err", err)
+		}
+	}
+
+	fallback := link.NewFallback(cfg.staleEntries, cfg.staleWindow)
+	client, err := redisx.Connect(ctx, redisx.Config{
+		URL: cfg.redisURL, ClientName: "shortener-edge", CacheSizeEachConn: cfg.cacheSizeMB << 20,
+		ConnWriteTimeout: 2 * time.Second, DialTimeout: time.Second, OnInvalidations: fallback.Invalidated, MaxRetries: 2,
+	}, log)
+	if err != nil {
+		shutdown()
+		if ctx.Err() != nil {
+			return nil // stopped before Redis appeared
+		}
+		return err
+	}
+	defer client.Close()
+	if err := redisx.PinPartitions(ctx, client, ks); err != nil {
+		shutdown()
+		return err
+	}
+	upCtx, stopUp := context.WithCancel(context.Background())
+	defer stopUp()
+	go redisx.WatchUp(upCtx, client, time.Second, func(up bool) {
+		redisUp(up)
+		if up {
+			fallback.Contact()
+		}
+	})
+
+	store := link.NewStore(client, link.Config{Keys: ks, Policy: policy, DefaultTTL: cfg.defaultTTL, CacheTTL: cfg.cacheTTL, Fallback: fallback})
+	keys := auth.NewKeys(client, ks, cfg.adminKey, link.ValidOwner)
+	var producer *clicks.Producer
+	if cfg.recordClicks {
+		producer, err = clicks.NewProducer(clicks.ProducerConfig{Client: client, Keys: ks, EdgeID: edgeID(), Buffer: cfg.clickBuffer,
+			Batch: cfg.clickBatch, FlushTimeout: cfg.clickFlushTimeout, Log: log, Registry: reg})
+		if err != nil {
+			shutdown()
+			return err
+		}
+	}
+	redirects, err := redirect.New(redirect.Config{Status: cfg.redirectStatus, Resolver: store, Log: log, Registry: reg,
+		Clicks: producer, Geo: geoResolver, Trusted: trusted})
+	if err != nil {
+		shutdown()
+		return err
+	}
+	rest, err := api.New(api.Config{Store: store, Keys: keys, Analytics: analytics.NewReader(client, ks, nil), QR: qr.NewRenderer(cfg.qrCache), BaseURL: cfg.baseURL,
+		AllowAnonymous: cfg.allowAnonymous, Log: log, Registry: reg, Trusted: trusted,
+		Limiter: ratelimit.New(client, cfg.keyPrefix), Limits: api.Limits{
+			CreateAnonymous: ratelimit.Limit{N: cfg.rateCreateAnon, Window: cfg.rateWindow},
+			CreateKey:       ratelimit.Limit{N: cfg.rateCreateKey, Window: cfg.rateWindow},
+			APIAnonymous:    ratelimit.Limit{N: cfg.rateAPIAnon, Window: cfg.rateWindow},
+			APIKey:          ratelimit.Limit{N: cfg.rateAPIKey, Window: cfg.rateWindow},
+		}})
+	if err != nil {
+		shutdown()
+		return err
+	}
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	flushed := make(chan struct{})
 	go func() {
@@ -252,24 +298,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}()
 	defer func() { stopFlush(); <-flushed }()
+	serving := route(rest, redirects, latency.WithLabelValues("api"), latency.WithLabelValues("redirect"))
+	handler.Store(&serving)
+	rdb.Store(&client)
 	log.Info("edge started", "version", version, "listen", ln.Addr().String(), "ops_listen", ops.Addr(),
-		"redis_mode", fmt.Sprint(rdb.Mode()), "partitions", cfg.partitions, "base_url", cfg.baseURL)
+		"redis_mode", fmt.Sprint(client.Mode()), "partitions", cfg.partitions, "base_url", cfg.baseURL)
 
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
-		_ = ops.Shutdown(context.Background())
 		return fmt.Errorf("server stopped: %w", err)
 	}
-	log.Info("shutting down: finishing requests in flight")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	if err := srv.ShutdownWithContext(sctx); err != nil {
-		log.Warn("requests still in flight at shutdown timeout", "err", err)
-	}
+	shutdown()
 	stopFlush() // every request has finished: flush the clicks they recorded
 	<-flushed
-	_ = ops.Shutdown(sctx)
 	log.Info("edge stopped")
 	return nil
 }

@@ -12,10 +12,12 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/rueidis"
 
 	"github.com/shortener/shortener/pkg/analytics"
 	"github.com/shortener/shortener/pkg/flagenv"
@@ -98,23 +100,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	rdb, err := redisx.Connect(ctx, redisx.Config{URL: cfg.redisURL, ClientName: "shortener-worker", DisableCache: true}, log)
+	// Ops first, Redis second: the worker is alive (not ready) while it
+	// waits for Redis to appear.
+	reg := obs.NewRegistry()
+	redisUp := obs.RedisUp(reg, "worker")
+	var rdbp atomic.Pointer[rueidis.Client]
+	ops, err := obs.StartOps(cfg.opsListen, reg, func(ctx context.Context) error {
+		c := rdbp.Load()
+		if c == nil {
+			return errors.New("waiting for redis")
+		}
+		return redisx.Ping(ctx, *c, time.Second)
+	}, log)
 	if err != nil {
+		return err
+	}
+	defer func() { _ = ops.Shutdown(context.Background()) }()
+	rdb, err := redisx.Connect(ctx, redisx.Config{URL: cfg.redisURL, ClientName: "shortener-worker", DisableCache: true, DialTimeout: time.Second}, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before Redis appeared
+		}
 		return err
 	}
 	defer rdb.Close()
 	if err := redisx.PinPartitions(ctx, rdb, ks); err != nil {
 		return err
 	}
-	reg := obs.NewRegistry()
+	rdbp.Store(&rdb)
 	upCtx, stopUp := context.WithCancel(context.Background())
 	defer stopUp()
-	go redisx.WatchUp(upCtx, rdb, 5*time.Second, obs.RedisUp(reg, "worker"))
-	ops, err := obs.StartOps(cfg.opsListen, reg, func(ctx context.Context) error { return redisx.Ping(ctx, rdb, time.Second) }, log)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = ops.Shutdown(context.Background()) }()
+	go redisx.WatchUp(upCtx, rdb, 5*time.Second, redisUp)
 	classifier, err := useragent.New(cfg.uaCache)
 	if err != nil {
 		return err

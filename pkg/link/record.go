@@ -106,7 +106,7 @@ type Target struct {
 	MaxClicks int64
 	Cached    bool // served from the client-side cache
 	Tombstone bool // the link expired and its data is gone
-	record    string
+	Stale     bool // served from the fallback while Redis is unreachable
 }
 
 // parseTarget reads the redirect fields of a record without allocating.

@@ -48,6 +48,9 @@ type Config struct {
 	CacheTTL time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Fallback, when set, serves recently resolved codes while Redis is
+	// unreachable (see Fallback).
+	Fallback *Fallback
 }
 
 // Store keeps links in Redis. It is safe for concurrent use.
@@ -104,17 +107,44 @@ func (s *Store) Resolve(ctx context.Context, code []byte) (Target, error) {
 	key := s.linkKey(code)
 	res := s.c.DoCache(ctx, s.c.B().Get().Key(key).Cache(), s.cfg.CacheTTL)
 	str, err := res.ToString()
+	cached := res.IsCacheHit()
+	fb := s.cfg.Fallback
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
-			return Target{Cached: res.IsCacheHit()}, ErrNotFound
+			if fb != nil && !cached {
+				fb.Contact()
+				fb.forget(key)
+			}
+			return Target{Cached: cached}, ErrNotFound
 		}
-		return Target{}, err
+		if fb == nil || res.NonRedisError() == nil {
+			return Target{}, err
+		}
+		// Redis cannot be reached: serve what it said last, for a while.
+		rec, ok := fb.get(key, s.now())
+		if !ok {
+			return Target{}, err
+		}
+		str, cached = rec, true
+		t, ok := parseTarget(str)
+		if !ok {
+			return Target{}, err
+		}
+		t.Stale = true
+		return s.checkExpiry(t)
+	} else if fb != nil && !cached {
+		fb.Contact()
+		fb.put(key, str)
 	}
 	t, ok := parseTarget(str)
 	if !ok {
 		return Target{}, errBadRecord
 	}
-	t.Cached = res.IsCacheHit()
+	t.Cached = cached
+	return s.checkExpiry(t)
+}
+
+func (s *Store) checkExpiry(t Target) (Target, error) {
 	if t.Tombstone || t.ExpiresMs != 0 && s.now().UnixMilli() >= t.ExpiresMs {
 		return t, ErrExpired
 	}

@@ -67,7 +67,7 @@ type Handler struct {
 	geoHeader    string
 	trusted      *clientip.Trusted
 
-	redirects struct{ ok, notFound, expired, exhausted, failed prometheus.Counter }
+	redirects struct{ ok, stale, notFound, expired, exhausted, failed prometheus.Counter }
 	cache     struct{ hit, miss prometheus.Counter }
 }
 
@@ -99,7 +99,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	redirects := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shortener_edge_redirects_total",
-		Help: "Answers to GET and HEAD /{code} by result: ok (redirected), not_found, expired, limit_reached (max_clicks used up), error.",
+		Help: "Answers to GET and HEAD /{code} by result: ok (redirected), stale (redirected from the outage fallback while Redis is unreachable), not_found, expired, limit_reached (max_clicks used up), error.",
 	}, []string{"result"})
 	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shortener_edge_cache_lookups_total",
@@ -114,6 +114,7 @@ func New(cfg Config) (*Handler, error) {
 		}
 	}
 	h.redirects.ok = redirects.WithLabelValues("ok")
+	h.redirects.stale = redirects.WithLabelValues("stale")
 	h.redirects.notFound = redirects.WithLabelValues("not_found")
 	h.redirects.expired = redirects.WithLabelValues("expired")
 	h.redirects.exhausted = redirects.WithLabelValues("limit_reached")
@@ -163,7 +164,11 @@ func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
 		}
 		return
 	}
-	h.redirects.ok.Inc()
+	if t.Stale {
+		h.redirects.stale.Inc()
+	} else {
+		h.redirects.ok.Inc()
+	}
 	ctx.Response.SetStatusCode(h.status)
 	ctx.Response.Header.Set("Location", t.URL)
 	ctx.Response.Header.Set("Cache-Control", h.cacheControl)

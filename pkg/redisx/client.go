@@ -28,6 +28,15 @@ type Config struct {
 	DisableCache bool
 	// ConnWriteTimeout bounds how long a dead connection goes unnoticed.
 	ConnWriteTimeout time.Duration
+	// DialTimeout bounds a connection attempt (default 5 s).
+	DialTimeout time.Duration
+	// MaxRetries bounds how often rueidis retries a read-only command after a
+	// network error (0: rueidis's default, retry until the context ends).
+	// The edge sets it so that a request never waits out an outage.
+	MaxRetries int
+	// OnInvalidations receives the keys Redis invalidates in the
+	// client-side cache (nil when a whole cache is dropped).
+	OnInvalidations func([]rueidis.RedisMessage)
 }
 
 // Options turns cfg into rueidis options.
@@ -69,6 +78,18 @@ func Options(cfg Config) (rueidis.ClientOption, error) {
 	}
 	if cfg.ConnWriteTimeout > 0 && opt.ConnWriteTimeout == 0 {
 		opt.ConnWriteTimeout = cfg.ConnWriteTimeout
+	}
+	if cfg.DialTimeout > 0 && opt.Dialer.Timeout == 0 {
+		opt.Dialer.Timeout = cfg.DialTimeout
+	}
+	opt.OnInvalidations = cfg.OnInvalidations
+	if n := cfg.MaxRetries; n > 0 {
+		opt.RetryDelay = func(attempts int, _ rueidis.Completed, _ error) time.Duration {
+			if attempts >= n {
+				return -1 // give up: the caller answers now
+			}
+			return time.Duration(attempts+1) * 10 * time.Millisecond
+		}
 	}
 	return opt, nil
 }

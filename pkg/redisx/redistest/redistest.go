@@ -72,6 +72,16 @@ func StartPrivate(t testing.TB, extra ...string) *Server {
 	return s
 }
 
+// StartOnPort starts a private server on a given port (for tests of a
+// process that was told to use that port before Redis existed).
+func StartOnPort(t testing.TB, port int, extra ...string) *Server {
+	t.Helper()
+	s := &Server{Prefix: "t" + randHex(4) + ":", Dir: t.TempDir(), t: t}
+	s.start(t, port, extra)
+	t.Cleanup(s.Stop)
+	return s
+}
+
 func (s *Server) start(t testing.TB, port int, extra []string) {
 	t.Helper()
 	bin := os.Getenv(EnvServer)
