@@ -35,6 +35,10 @@ test: tools ## go vet and go test -race ./... against real redis-servers
 test-cluster: tools ## the integration suite against a local three-master Redis Cluster
 	deploy/local/cluster.sh $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+.PHONY: test-faults
+test-faults: tools ## fault tests: kill -9 a worker, restart and pause Redis, fill the click buffer; exact accounting
+	$(GO) test -tags faults -count=1 -run Fault -v -timeout 10m ./deploy/e2e/
+
 .PHONY: check-deploy
 check-deploy: ## promtool checks of the Prometheus config, rules and rule tests; parse every YAML and JSON in deploy/
 	bash deploy/check.sh

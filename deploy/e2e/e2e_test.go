@@ -46,8 +46,8 @@ func build(t *testing.T, dir, pkg string) string {
 	return out
 }
 
-// start runs a process until the test ends.
-func start(t *testing.T, name string, env []string, args ...string) {
+// start runs a process until the test ends (SIGINT, then SIGKILL after 15 s).
+func start(t *testing.T, name string, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -56,6 +56,9 @@ func start(t *testing.T, name string, env []string, args ...string) {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(t, cmd.Start(), "start %s", name)
 	t.Cleanup(func() {
+		if cmd.ProcessState != nil {
+			return
+		}
 		_ = cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
@@ -69,6 +72,7 @@ func start(t *testing.T, name string, env []string, args ...string) {
 			t.Logf("%s log:\n%s", filepath.Base(name), b)
 		}
 	})
+	return cmd
 }
 
 func waitOK(t *testing.T, u string) {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,6 +130,33 @@ func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// Shutdown stops a private server gracefully (SIGTERM: Redis writes its
+// AOF and exits), as an operator's restart does.
+func (s *Server) Shutdown(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("redis-server did not shut down within 30 s")
+	}
+	s.cmd = nil
+}
+
+// Start starts a stopped private server again on the same port with the
+// same data directory.
+func (s *Server) Start(t testing.TB) {
+	t.Helper()
+	_, portStr, _ := net.SplitHostPort(s.Addr)
+	port, _ := strconv.Atoi(portStr)
+	s.start(t, port, s.extra)
 }
 
 // Restart stops a private server and starts it again on the same port with
