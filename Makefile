@@ -39,6 +39,10 @@ test-cluster: tools ## the integration suite against a local three-master Redis 
 test-faults: tools ## fault tests: kill -9 a worker, restart and pause Redis, fill the click buffer; exact accounting
 	$(GO) test -tags faults -count=1 -run Fault -v -timeout 10m ./deploy/e2e/
 
+.PHONY: fuzz
+fuzz: ## run every fuzz target briefly (FUZZTIME=5s each)
+	deploy/local/fuzz.sh
+
 .PHONY: check-deploy
 check-deploy: ## promtool checks of the Prometheus config, rules and rule tests; parse every YAML and JSON in deploy/
 	bash deploy/check.sh

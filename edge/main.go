@@ -355,10 +355,11 @@ func route(rest *api.API, redirects *redirect.Handler, apiTime, redirectTime pro
 
 // serverError answers requests fasthttp itself refuses, as problem+json.
 func serverError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		api.WriteProblem(ctx, 413, api.TypeTooLarge, "Content Too Large", "the request body is larger than the limit")
-	case strings.Contains(err.Error(), "too big"):
+	case errors.As(err, &small) || errors.Is(err, fasthttp.ErrSmallReadBuffer) || strings.Contains(err.Error(), "too big"):
 		api.WriteProblem(ctx, 431, api.TypeHeaderTooBig, "Request Header Fields Too Large", "the request headers are too large")
 	default:
 		api.WriteProblem(ctx, 400, api.TypeBadRequest, "Bad Request", "the request could not be parsed")

@@ -309,25 +309,73 @@ type createBody struct {
 	_          struct{}        `json:"-"`
 }
 
-// decodeJSON reads exactly one JSON object from the request body into v.
-func decodeJSON(ctx *fasthttp.RequestCtx, v any) bool {
-	ct := ctx.Request.Header.ContentType()
-	mt, _, _ := bytes.Cut(ct, []byte(";"))
+// requestError is a refused request body: its answer, ready to write.
+type requestError struct {
+	status     int
+	typ, title string
+	detail     string
+}
+
+func (e *requestError) Error() string { return e.detail }
+
+func (e *requestError) write(ctx *fasthttp.RequestCtx) {
+	WriteProblem(ctx, e.status, e.typ, e.title, e.detail)
+}
+
+// decodeJSON reads exactly one JSON object of the expected shape from body.
+func decodeJSON(contentType, body []byte, v any) *requestError {
+	mt, _, _ := bytes.Cut(contentType, []byte(";"))
 	if !bytes.EqualFold(bytes.TrimSpace(mt), []byte("application/json")) {
-		WriteProblem(ctx, 415, TypeMediaType, "Unsupported Media Type", "send the body as Content-Type: application/json")
-		return false
+		return &requestError{415, TypeMediaType, "Unsupported Media Type", "send the body as Content-Type: application/json"}
 	}
-	dec := json.NewDecoder(bytes.NewReader(ctx.Request.Body()))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		WriteProblem(ctx, 400, TypeInvalidBody, "Invalid Request Body", "body is not the expected JSON object: "+jsonErr(err))
-		return false
+		return &requestError{400, TypeInvalidBody, "Invalid Request Body", "body is not the expected JSON object: " + jsonErr(err)}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		WriteProblem(ctx, 400, TypeInvalidBody, "Invalid Request Body", "body must hold exactly one JSON object")
-		return false
+		return &requestError{400, TypeInvalidBody, "Invalid Request Body", "body must hold exactly one JSON object"}
 	}
-	return true
+	return nil
+}
+
+// parseCreate turns a POST /links body into a create request for owner.
+// It checks the body's shape and field types; the link rules (URL, code,
+// times) are the store's.
+func parseCreate(contentType, body []byte, owner string) (link.CreateRequest, *requestError) {
+	var b createBody
+	if e := decodeJSON(contentType, body, &b); e != nil {
+		return link.CreateRequest{}, e
+	}
+	if b.URL == nil {
+		return link.CreateRequest{}, &requestError{400, TypeInvalidURL, "Invalid URL", "url is required"}
+	}
+	bad := func(err error) *requestError {
+		return &requestError{400, TypeInvalidBody, "Invalid Request Body", err.Error()}
+	}
+	req := link.CreateRequest{URL: *b.URL, CustomCode: b.CustomCode, Owner: owner, Dedupe: b.Dedupe}
+	if b.TTL != nil && string(b.TTL) != "null" {
+		v, ok := wholeNumber(b.TTL)
+		if !ok || v <= 0 || v > int64(link.MaxTTL/time.Second) {
+			return req, bad(link.ErrTTL)
+		}
+		req.TTL = time.Duration(v) * time.Second
+	}
+	if b.ExpiresAt != nil {
+		t, err := time.Parse(time.RFC3339, *b.ExpiresAt)
+		if err != nil {
+			return req, bad(link.ErrExpiresAt)
+		}
+		req.ExpiresAt = t
+	}
+	if b.MaxClicks != nil && string(b.MaxClicks) != "null" {
+		v, ok := wholeNumber(b.MaxClicks)
+		if !ok || v < 1 {
+			return req, bad(link.ErrMaxClicks)
+		}
+		req.MaxClicks = v
+	}
+	return req, nil
 }
 
 func jsonErr(err error) string {
@@ -357,38 +405,10 @@ func (a *API) create(ctx *fasthttp.RequestCtx, p auth.Principal) {
 		requireKey(ctx, p)
 		return
 	}
-	var body createBody
-	if !decodeJSON(ctx, &body) {
+	req, rerr := parseCreate(ctx.Request.Header.ContentType(), ctx.Request.Body(), p.Owner)
+	if rerr != nil {
+		rerr.write(ctx)
 		return
-	}
-	if body.URL == nil {
-		WriteProblem(ctx, 400, TypeInvalidURL, "Invalid URL", "url is required")
-		return
-	}
-	req := link.CreateRequest{URL: *body.URL, CustomCode: body.CustomCode, Owner: p.Owner, Dedupe: body.Dedupe}
-	if body.TTL != nil && string(body.TTL) != "null" {
-		v, ok := wholeNumber(body.TTL)
-		if !ok || v <= 0 || v > int64(link.MaxTTL/time.Second) {
-			a.fail(ctx, link.ErrTTL)
-			return
-		}
-		req.TTL = time.Duration(v) * time.Second
-	}
-	if body.ExpiresAt != nil {
-		t, err := time.Parse(time.RFC3339, *body.ExpiresAt)
-		if err != nil {
-			a.fail(ctx, link.ErrExpiresAt)
-			return
-		}
-		req.ExpiresAt = t
-	}
-	if body.MaxClicks != nil && string(body.MaxClicks) != "null" {
-		v, ok := wholeNumber(body.MaxClicks)
-		if !ok || v < 1 {
-			a.fail(ctx, link.ErrMaxClicks)
-			return
-		}
-		req.MaxClicks = v
 	}
 	c, cancel := a.context()
 	defer cancel()
