@@ -39,6 +39,10 @@ test-cluster: tools ## the integration suite against a local three-master Redis 
 test-faults: tools ## fault tests: kill -9 a worker, restart and pause Redis, fill the click buffer; exact accounting
 	$(GO) test -tags faults -count=1 -run Fault -v -timeout 10m ./deploy/e2e/
 
+.PHONY: soak
+soak: tools ## SOAK_DURATION (60s) at SOAK_RATE (2000 req/s), then drain: zero errors, exact click accounting
+	$(GO) test -tags faults -count=1 -run Soak -v -timeout 30m ./deploy/e2e/
+
 .PHONY: fuzz
 fuzz: ## run every fuzz target briefly (FUZZTIME=5s each)
 	deploy/local/fuzz.sh

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -228,4 +230,68 @@ func TestFaultFillTheBuffer(t *testing.T) {
 	cancel()
 	s.account(l)
 	assert.Positive(t, s.metric("shortener_edge_clicks_dropped_total"), "the full buffer dropped clicks, and said so")
+}
+
+// TestSoak is make soak: a fixed request rate for SOAK_DURATION (default
+// 60 s), then a drain; zero errors and exact click accounting.
+func TestSoak(t *testing.T) {
+	d, err := time.ParseDuration(envOr("SOAK_DURATION", "60s"))
+	require.NoError(t, err)
+	rate, err := strconv.Atoi(envOr("SOAK_RATE", "2000"))
+	require.NoError(t, err)
+	s := newSystem(t)
+	s.startWorker()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	l := &load{}
+	const workers = 8
+	var mu sync.Mutex
+	var lat []time.Duration
+	for w := 0; w < workers; w++ {
+		l.wg.Add(1)
+		go func(w int) {
+			defer l.wg.Done()
+			tick := time.NewTicker(time.Second * workers / time.Duration(rate))
+			defer tick.Stop()
+			mine := make([]time.Duration, 0, rate*int(d/time.Second)/workers+1)
+			defer func() { mu.Lock(); lat = append(lat, mine...); mu.Unlock() }()
+			for i := 0; ; i++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				start := time.Now()
+				resp, err := s.hc.Get("http://" + s.listen + "/" + s.codes[(i*7+w)%len(s.codes)])
+				if err != nil {
+					l.other.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mine = append(mine, time.Since(start))
+				if resp.StatusCode == 302 {
+					l.served.Add(1)
+				} else {
+					l.other.Add(1)
+				}
+			}
+		}(w)
+	}
+	s.account(l)
+	assert.Zero(t, l.other.Load(), "errors during the soak")
+	assert.Zero(t, s.metric("shortener_edge_clicks_dropped_total"))
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if len(lat) > 0 {
+		pct := func(p float64) time.Duration { return lat[int(float64(len(lat)-1)*p)] }
+		t.Logf("soak: %s at %d req/s: %d redirects, p50 %s, p99 %s, p99.9 %s, max %s",
+			d, rate, len(lat), pct(0.5), pct(0.99), pct(0.999), lat[len(lat)-1])
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
 }
