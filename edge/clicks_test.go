@@ -42,26 +42,7 @@ func startWorker(t *testing.T, srv *redistest.Server, name string) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-type report struct {
-	TotalClicks    int64            `json:"total_clicks"`
-	HumanClicks    int64            `json:"human_clicks"`
-	BotClicks      int64            `json:"bot_clicks"`
-	UniqueVisitors int64            `json:"unique_visitors"`
-	UniqueToday    int64            `json:"unique_today"`
-	Daily          map[string]int64 `json:"daily"`
-	Hourly         map[string]int64 `json:"hourly"`
-	ByCountry      map[string]int64 `json:"by_country"`
-	ByDevice       map[string]int64 `json:"by_device"`
-	ByBrowser      map[string]int64 `json:"by_browser"`
-	ByOS           map[string]int64 `json:"by_os"`
-	ByReferer      map[string]int64 `json:"by_referer"`
-	RecentClicks   []struct {
-		Timestamp string `json:"timestamp"`
-		Country   string `json:"country"`
-		Device    string `json:"device"`
-		Bot       bool   `json:"bot"`
-	} `json:"recent_clicks"`
-}
+type report = analytics.Report
 
 func readReport(t *testing.T, e *edgeProc, code string, days int) report {
 	t.Helper()

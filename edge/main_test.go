@@ -118,14 +118,22 @@ func (a answer) json(t *testing.T) map[string]any {
 
 func do(t *testing.T, method, url, key, contentType string, body io.Reader) answer {
 	t.Helper()
+	return doWith(t, method, url, body, func(r *http.Request) {
+		if key != "" {
+			r.Header.Set("Authorization", "Bearer "+key)
+		}
+		if contentType != "" {
+			r.Header.Set("Content-Type", contentType)
+		}
+	})
+}
+
+// doWith sends a request prepared by prep and reads the whole answer.
+func doWith(t *testing.T, method, url string, body io.Reader, prep func(*http.Request)) answer {
+	t.Helper()
 	req, err := http.NewRequest(method, url, body)
 	require.NoError(t, err)
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
+	prep(req)
 	resp, err := client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
