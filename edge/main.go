@@ -272,7 +272,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	redirects, err := redirect.New(redirect.Config{Status: cfg.redirectStatus, Resolver: store, Log: log, Registry: reg,
-		Clicks: producer, Geo: geoResolver, Trusted: trusted})
+		Clicks: producer, Geo: geoResolver, Trusted: trusted, Limiter: ratelimit.New(client, cfg.keyPrefix)})
 	if err != nil {
 		shutdown()
 		return err

@@ -66,7 +66,7 @@ while i <= #ARGV do
     status[#status + 1] = 'd' -- already applied (a replay)
   else
     local rec = redis.call('GET', lpre .. code)
-    local exp = rec and string.match(rec, '^1\n%d+\n(%d+)\n')
+    local exp = rec and string.match(rec, '^[12]\n%d+\n(%d+)\n')
     if not exp or (exp ~= '0' and tonumber(exp) <= now) then
       status[#status + 1] = 'g' -- deleted, expired or tombstoned: its analytics are gone too
     else

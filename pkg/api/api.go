@@ -87,6 +87,7 @@ const (
 	routeList     = "list_links"
 	routeGet      = "get_link"
 	routeDelete   = "delete_link"
+	routePatch    = "patch_link"
 	routeStats    = "stats"
 	routeTop      = "stats_top"
 	routeAnalytic = "link_analytics"
@@ -147,8 +148,11 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx, p auth.Principal) string {
 		case ctx.IsDelete():
 			a.delete(ctx, p, seg[1])
 			return routeDelete
+		case string(ctx.Method()) == fasthttp.MethodPatch:
+			a.patch(ctx, p, seg[1])
+			return routePatch
 		}
-		methodNotAllowed(ctx, "GET, DELETE")
+		methodNotAllowed(ctx, "GET, PATCH, DELETE")
 		return routeGet
 	case len(seg) == 3 && seg[0] == "links" && seg[2] == "analytics":
 		if !ctx.IsGet() {
@@ -263,6 +267,12 @@ type linkJSON struct {
 	MaxClicks *int64  `json:"max_clicks"`
 	Clicks    int64   `json:"clicks"`
 	Existing  bool    `json:"existing,omitempty"`
+
+	RedirectStatus    *int        `json:"redirect_status"`
+	ForwardQuery      bool        `json:"forward_query"`
+	PasswordProtected bool        `json:"password_protected"`
+	Rules             []link.Rule `json:"rules"`
+	Tags              []string    `json:"tags"`
 }
 
 func (a *API) toJSON(l link.Link, clicks int64) linkJSON {
@@ -280,6 +290,19 @@ func (a *API) toJSON(l link.Link, clicks int64) linkJSON {
 	if l.MaxClicks > 0 {
 		m := l.MaxClicks
 		j.MaxClicks = &m
+	}
+	o := l.Options
+	if o.RedirectStatus != 0 {
+		st := o.RedirectStatus
+		j.RedirectStatus = &st
+	}
+	j.ForwardQuery, j.PasswordProtected = o.ForwardQuery, o.PasswordHash != ""
+	j.Rules, j.Tags = o.Rules, o.Tags
+	if j.Rules == nil {
+		j.Rules = []link.Rule{}
+	}
+	if j.Tags == nil {
+		j.Tags = []string{}
 	}
 	return j
 }
@@ -306,7 +329,12 @@ type createBody struct {
 	ExpiresAt  *string         `json:"expires_at"`
 	MaxClicks  json.RawMessage `json:"max_clicks"`
 	Dedupe     bool            `json:"dedupe"`
-	_          struct{}        `json:"-"`
+	// Options beyond a plain redirect.
+	RedirectStatus int         `json:"redirect_status"`
+	ForwardQuery   bool        `json:"forward_query"`
+	Password       string      `json:"password"`
+	Rules          []link.Rule `json:"rules"`
+	Tags           []string    `json:"tags"`
 }
 
 // requestError is a refused request body: its answer, ready to write.
@@ -353,7 +381,8 @@ func parseCreate(contentType, body []byte, owner string) (link.CreateRequest, *r
 	bad := func(err error) *requestError {
 		return &requestError{400, TypeInvalidBody, "Invalid Request Body", err.Error()}
 	}
-	req := link.CreateRequest{URL: *b.URL, CustomCode: b.CustomCode, Owner: owner, Dedupe: b.Dedupe}
+	req := link.CreateRequest{URL: *b.URL, CustomCode: b.CustomCode, Owner: owner, Dedupe: b.Dedupe,
+		Options: link.OptionsRequest{RedirectStatus: b.RedirectStatus, ForwardQuery: b.ForwardQuery, Password: b.Password, Rules: b.Rules, Tags: b.Tags}}
 	if b.TTL != nil && string(b.TTL) != "null" {
 		v, ok := wholeNumber(b.TTL)
 		if !ok || v <= 0 || v > int64(link.MaxTTL/time.Second) {
@@ -663,4 +692,11 @@ func etagMatch(header []byte, etag string) bool {
 		}
 	}
 	return false
+}
+
+// strictUnmarshal decodes raw into v, refusing unknown fields.
+func strictUnmarshal(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }

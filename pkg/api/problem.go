@@ -25,6 +25,7 @@ const (
 	TypeInvalidBody   = "urn:shortener:problem:invalid-body"
 	TypeInvalidParam  = "urn:shortener:problem:invalid-parameter"
 	TypeCodeTaken     = "urn:shortener:problem:code-taken"
+	TypeConflict      = "urn:shortener:problem:conflict"
 	TypeNotFound      = "urn:shortener:problem:not-found"
 	TypeGone          = "urn:shortener:problem:expired"
 	TypeUnauthorized  = "urn:shortener:problem:unauthorized"
@@ -59,6 +60,8 @@ func errorStatus(err error) (status int, typ, title string, public bool) {
 		return 404, TypeNotFound, "Not Found", true
 	case errors.Is(err, link.ErrExpired):
 		return 410, TypeGone, "Gone", true
+	case errors.Is(err, link.ErrConflict):
+		return 409, TypeConflict, "Conflict", true
 	case errors.Is(err, link.ErrCodeTaken):
 		return 409, TypeCodeTaken, "Code Taken", true
 	case errors.Is(err, link.ErrForbidden):
@@ -70,7 +73,8 @@ func errorStatus(err error) (status int, typ, title string, public bool) {
 		errors.Is(err, link.ErrURLUserinfo), errors.Is(err, link.ErrURLSelf), errors.Is(err, link.ErrURLBlocked):
 		return 400, TypeInvalidURL, "Invalid URL", true
 	case errors.Is(err, link.ErrTTL), errors.Is(err, link.ErrExpiresAt), errors.Is(err, link.ErrTTLAndExpiresAt),
-		errors.Is(err, link.ErrMaxClicks), errors.Is(err, link.ErrOwner):
+		errors.Is(err, link.ErrMaxClicks), errors.Is(err, link.ErrOwner), errors.Is(err, link.ErrRedirectStatus),
+		errors.Is(err, link.ErrRule), errors.Is(err, link.ErrTooManyRules), errors.Is(err, link.ErrTag), errors.Is(err, link.ErrPassword):
 		return 400, TypeInvalidBody, "Invalid Request Body", true
 	case errors.Is(err, link.ErrCursor):
 		return 400, TypeInvalidParam, "Invalid Parameter", true

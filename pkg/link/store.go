@@ -223,7 +223,7 @@ for _, code in ipairs(codes) do
   local rec = redis.call('GET', rk)
   local gone = true
   if rec and string.sub(rec, 1, 2) ~= 'x\n' then
-    local exp = string.match(rec, '^1\n%d+\n(%d+)\n')
+    local exp = string.match(rec, '^[12]\n%d+\n(%d+)\n')
     if exp and exp ~= '0' and tonumber(exp) <= tonumber(ARGV[1]) then
       redis.call('SET', rk, 'x\n' .. exp, 'PXAT', tonumber(exp) + tonumber(ARGV[4]) * 1000)
     elseif exp then
@@ -271,6 +271,7 @@ type CreateRequest struct {
 	ExpiresAt  time.Time
 	MaxClicks  int64
 	Dedupe     bool
+	Options    OptionsRequest
 }
 
 // ValidOwner reports whether name can own links and API keys.
@@ -367,7 +368,11 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (l Link, existing
 	if err != nil {
 		return l, false, err
 	}
-	l = Link{URL: req.URL, Owner: req.Owner, CreatedAt: now, ExpiresAt: expires, MaxClicks: req.MaxClicks}
+	opts, err := s.options(req.Options)
+	if err != nil {
+		return l, false, err
+	}
+	l = Link{URL: req.URL, Owner: req.Owner, CreatedAt: now, ExpiresAt: expires, MaxClicks: req.MaxClicks, Options: opts}
 	if req.Dedupe && req.CustomCode == "" {
 		return s.createDeduped(ctx, l)
 	}
@@ -530,27 +535,8 @@ func (s *Store) createDeduped(ctx context.Context, l Link) (Link, bool, error) {
 // Get reads a link from Redis (not from the cache: the API shows what Redis
 // holds now). It returns ErrNotFound, or the link with ErrExpired.
 func (s *Store) Get(ctx context.Context, code string) (Link, error) {
-	l := Link{Code: code}
-	if !ValidLookup(code) {
-		return l, ErrNotFound
-	}
-	str, err := s.c.Do(ctx, s.c.B().Get().Key(s.cfg.Keys.Link(code)).Build()).ToString()
-	if rueidis.IsRedisNil(err) {
-		return l, ErrNotFound
-	}
-	if err != nil {
-		return l, fmt.Errorf("get %q: %w", code, err)
-	}
-	if err := decode(str, &l); err != nil {
-		if errors.Is(err, errTombstone) {
-			return l, ErrExpired
-		}
-		return l, fmt.Errorf("get %q: %w", code, err)
-	}
-	if l.Expired(s.now()) {
-		return l, ErrExpired
-	}
-	return l, nil
+	l, _, err := s.getRaw(ctx, code)
+	return l, err
 }
 
 // Delete removes a link and every key it owns. Only its owner or an admin

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/shortener/shortener/pkg/clientip"
 	"github.com/shortener/shortener/pkg/geo"
 	"github.com/shortener/shortener/pkg/link"
+	"github.com/shortener/shortener/pkg/ratelimit"
 )
 
 // Resolver finds the target of a code and enforces click limits;
@@ -40,6 +42,8 @@ type Config struct {
 	Geo *geo.Resolver
 	// Trusted are the proxies whose X-Forwarded-For is believed.
 	Trusted *clientip.Trusted
+	// Limiter bounds wrong guesses at password-protected links; nil: none.
+	Limiter *ratelimit.Limiter
 }
 
 // ValidStatus reports whether s is a redirect status the edge may send.
@@ -66,6 +70,8 @@ type Handler struct {
 	geo          *geo.Resolver
 	geoHeader    string
 	trusted      *clientip.Trusted
+	limiter      *ratelimit.Limiter
+	optsCache    *lru.Cache[string, *link.Options]
 
 	redirects struct{ ok, stale, notFound, expired, exhausted, failed prometheus.Counter }
 	cache     struct{ hit, miss prometheus.Counter }
@@ -90,7 +96,8 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("redirect status must be 301, 302, 307 or 308, got %d", cfg.Status)
 	}
 	h := &Handler{status: cfg.Status, cacheControl: CacheControl(cfg.Status), resolver: cfg.Resolver, log: cfg.Log,
-		bg: context.Background(), clicks: cfg.Clicks, geo: cfg.Geo, trusted: cfg.Trusted}
+		bg: context.Background(), clicks: cfg.Clicks, geo: cfg.Geo, trusted: cfg.Trusted, limiter: cfg.Limiter}
+	h.optsCache, _ = lru.New[string, *link.Options](4096)
 	if h.trusted == nil {
 		h.trusted, _ = clientip.ParseTrusted("")
 	}
@@ -132,72 +139,83 @@ func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
 		writeProblem(ctx, fasthttp.StatusNotFound, body404)
 		return
 	}
-	if !ctx.IsGet() && !ctx.IsHead() {
+	post := ctx.IsPost() // only a password form posts
+	if !ctx.IsGet() && !ctx.IsHead() && !post {
 		ctx.Response.Header.Set("Allow", "GET, HEAD")
 		writeProblem(ctx, fasthttp.StatusMethodNotAllowed, body405)
 		return
 	}
-	t, err := h.resolver.Resolve(h.bg, path[1:])
+	code := path[1:]
+	t, err := h.resolver.Resolve(h.bg, code)
 	if t.Cached {
 		h.cache.hit.Inc()
 	} else {
 		h.cache.miss.Inc()
 	}
-	if err == nil && t.MaxClicks > 0 { // only limited links pay a round trip
-		err = h.resolver.Take(h.bg, path[1:], t, ctx.IsGet())
-	}
 	if err != nil {
-		switch {
-		case errors.Is(err, link.ErrNotFound):
-			h.redirects.notFound.Inc()
-			writeProblem(ctx, fasthttp.StatusNotFound, body404)
-		case errors.Is(err, link.ErrExpired):
-			h.redirects.expired.Inc()
-			writeProblem(ctx, fasthttp.StatusGone, body410)
-		case errors.Is(err, link.ErrExhausted):
-			h.redirects.exhausted.Inc()
-			writeProblem(ctx, fasthttp.StatusGone, body410Limit)
-		default:
-			h.redirects.failed.Inc()
-			h.log.Warn("cannot resolve code", "code", string(path[1:]), "err", err)
-			writeProblem(ctx, fasthttp.StatusServiceUnavailable, body503)
-		}
+		h.fail(ctx, code, err)
 		return
 	}
+	if t.Options != "" { // links with options take the slower path
+		h.serveOptions(ctx, code, t)
+		return
+	}
+	if post {
+		ctx.Response.Header.Set("Allow", "GET, HEAD")
+		writeProblem(ctx, fasthttp.StatusMethodNotAllowed, body405)
+		return
+	}
+	if t.MaxClicks > 0 { // only limited links pay a round trip
+		if err := h.resolver.Take(h.bg, code, t, ctx.IsGet()); err != nil {
+			h.fail(ctx, code, err)
+			return
+		}
+	}
+	h.redirect(ctx, code, t, t.URL, h.status, h.cacheControl, ctx.IsGet())
+}
+
+// redirect answers with the redirect and records the click.
+func (h *Handler) redirect(ctx *fasthttp.RequestCtx, code []byte, t link.Target, location string, status int, cacheControl string, click bool) {
 	if t.Stale {
 		h.redirects.stale.Inc()
 	} else {
 		h.redirects.ok.Inc()
 	}
-	ctx.Response.SetStatusCode(h.status)
-	ctx.Response.Header.Set("Location", t.URL)
-	ctx.Response.Header.Set("Cache-Control", h.cacheControl)
-	if h.clicks != nil && ctx.IsGet() {
-		h.record(ctx, path[1:])
+	ctx.Response.SetStatusCode(status)
+	ctx.Response.Header.Set("Location", location)
+	ctx.Response.Header.Set("Cache-Control", cacheControl)
+	if h.clicks != nil && click {
+		h.record(ctx, code)
+	}
+}
+
+// fail answers a code that cannot be redirected.
+func (h *Handler) fail(ctx *fasthttp.RequestCtx, code []byte, err error) {
+	switch {
+	case errors.Is(err, link.ErrNotFound):
+		h.redirects.notFound.Inc()
+		writeProblem(ctx, fasthttp.StatusNotFound, body404)
+	case errors.Is(err, link.ErrExpired):
+		h.redirects.expired.Inc()
+		writeProblem(ctx, fasthttp.StatusGone, body410)
+	case errors.Is(err, link.ErrExhausted):
+		h.redirects.exhausted.Inc()
+		writeProblem(ctx, fasthttp.StatusGone, body410Limit)
+	default:
+		h.redirects.failed.Inc()
+		h.log.Warn("cannot resolve code", "code", string(code), "err", err)
+		writeProblem(ctx, fasthttp.StatusServiceUnavailable, body503)
 	}
 }
 
 // record hands the click to the producer. The event points into request
 // buffers; Record copies what it keeps before returning.
 func (h *Handler) record(ctx *fasthttp.RequestCtx, code []byte) {
-	var peer netip.Addr
-	if ip := ctx.RemoteIP(); ip != nil {
-		peer, _ = netip.AddrFromSlice(ip)
-		peer = peer.Unmap()
-	}
-	ip := h.trusted.ClientIP(peer, ctx.Request.Header.Peek("X-Forwarded-For"))
+	ip, country := h.visitor(ctx)
 	var ipBuf [48]byte
 	ipText := ipBuf[:0]
 	if ip.IsValid() {
 		ipText = ip.AppendTo(ipText)
-	}
-	country := clicks.CountryUnknown
-	if h.geo != nil {
-		var hv []byte
-		if h.geoHeader != "" {
-			hv = ctx.Request.Header.Peek(h.geoHeader)
-		}
-		country = h.geo.Country(hv, ip)
 	}
 	ev := clicks.Event{
 		Code:      b2s(code),
@@ -208,6 +226,25 @@ func (h *Handler) record(ctx *fasthttp.RequestCtx, code []byte) {
 		Country:   country,
 	}
 	h.clicks.Record(&ev)
+}
+
+// visitor returns the client's address (behind trusted proxies) and country.
+func (h *Handler) visitor(ctx *fasthttp.RequestCtx) (netip.Addr, string) {
+	var peer netip.Addr
+	if ip := ctx.RemoteIP(); ip != nil {
+		peer, _ = netip.AddrFromSlice(ip)
+		peer = peer.Unmap()
+	}
+	ip := h.trusted.ClientIP(peer, ctx.Request.Header.Peek("X-Forwarded-For"))
+	country := clicks.CountryUnknown
+	if h.geo != nil {
+		var hv []byte
+		if h.geoHeader != "" {
+			hv = ctx.Request.Header.Peek(h.geoHeader)
+		}
+		country = h.geo.Country(hv, ip)
+	}
+	return ip, country
 }
 
 // b2s views b as a string without copying; only for values that do not
