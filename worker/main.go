@@ -48,6 +48,7 @@ type config struct {
 	block, claimIdle, trimInterval       time.Duration
 	sweepInterval                        time.Duration
 	campaignCodes, metricReferers        string
+	metricTags                           string
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -71,6 +72,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&c.sweepInterval, "sweep-interval", 5*time.Second, "how often expired links are tombstoned and their analytics deleted")
 	fs.StringVar(&c.campaignCodes, "metrics-campaign-codes", "", "comma-separated codes that get their own click series in /metrics (no other code does)")
 	fs.StringVar(&c.metricReferers, "metrics-referers", strings.Join(analytics.DefaultMetricReferers, ","), "comma-separated referer domains with their own label value in /metrics; others count as other")
+	fs.StringVar(&c.metricTags, "metrics-tags", "", "comma-separated link tags that get their own click series in /metrics")
 	fs.IntVar(&c.uaCache, "ua-cache", useragent.DefaultCacheSize, "user agents kept classified in the LRU")
 	if err := flagenv.Parse(fs, args, getenv); err != nil {
 		return c, err
@@ -146,6 +148,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Batch: cfg.batch, Block: cfg.block, ClaimIdle: cfg.claimIdle, MaxDeliveries: cfg.maxDeliveries,
 		TrimInterval: cfg.trimInterval, Log: log, Registry: reg,
 		CampaignCodes: splitList(cfg.campaignCodes), MetricReferers: splitList(cfg.metricReferers),
+		MetricTags: splitList(cfg.metricTags),
 	})
 	if err != nil {
 		return err

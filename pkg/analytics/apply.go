@@ -40,13 +40,17 @@ const (
 // analytics prefix, link-record prefix, day-key TTL (s), daily cutoff day,
 // hourly cutoff hour, recent-list size, breakdown cap, now (ms); then 12
 // values per event. It answers one letter per event: a (applied),
-// d (duplicate: acknowledged before), g (gone: the link no longer exists). Every key it touches carries the partition's hash tag.
+// d (duplicate: acknowledged before), g (gone: the link no longer exists),
+// and one line per event with the tags of applied events (comma-separated).
+// A tagged link's clicks are also counted per (owner, tag) under the
+// partition's tag prefix: the sum over partitions is the tag's analytics. Every key it touches carries the partition's hash tag.
 var applyScript = rueidis.NewLuaScript(`
 local stream, counter, top = KEYS[1], KEYS[2], KEYS[3]
 local group, apre, lpre = ARGV[1], ARGV[2], ARGV[3]
 local dayttl, cutday, cuthour = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local recentmax, cap, now = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local status = {}
+local tpre = ARGV[10]
+local status, tagsOut = {}, {}
 local function prune(key, cutoff)
   for _, f in ipairs(redis.call('HKEYS', key)) do
     if f < cutoff then redis.call('HDEL', key, f) end
@@ -58,7 +62,15 @@ local function bump(key, field, dim)
     redis.call('HINCRBY', key, dim .. 'other', 1)
   end
 end
-local i = 10
+local function tagged(rec)
+  local owner, opts = string.match(rec, '^2\n%d+\n%d+\n%d+\n([^\n]*)\n([^\n]*)\n')
+  if not opts then return nil, nil end
+  local ok, o = pcall(cjson.decode, opts)
+  if not ok or type(o) ~= 'table' or type(o.t) ~= 'table' or #o.t == 0 then return nil, nil end
+  if owner == '' then owner = '~anon' end
+  return owner, o.t
+end
+local i = 11
 while i <= #ARGV do
   local id, code, day, hour, bot, cc, dev, br, os, ref, vis, recent = unpack(ARGV, i, i + 11)
   i = i + 12
@@ -102,11 +114,34 @@ while i <= #ARGV do
         redis.call('PEXPIREAT', base, exp)
         redis.call('PEXPIREAT', base .. ':r', exp)
       end
+      local owner, tags = tagged(rec)
+      if tags then
+        for _, tag in ipairs(tags) do
+          local tb = tpre .. owner .. ':' .. tag
+          redis.call('HINCRBY', tb, 'total', 1)
+          redis.call('HINCRBY', tb, bot == '1' and 'bot' or 'human', 1)
+          redis.call('EXPIRE', tb, dayttl)
+          if bot ~= '1' then
+            if redis.call('HINCRBY', tb .. ':d', day, 1) == 1 then prune(tb .. ':d', cutday) end
+            redis.call('EXPIRE', tb .. ':d', dayttl)
+            local tbk = tb .. ':b:' .. day
+            bump(tbk, 'c:' .. cc, 'c:')
+            bump(tbk, 'd:' .. dev, 'd:')
+            bump(tbk, 'b:' .. br, 'b:')
+            bump(tbk, 'o:' .. os, 'o:')
+            bump(tbk, 'r:' .. ref, 'r:')
+            redis.call('EXPIRE', tbk, dayttl, 'NX')
+          end
+        end
+        tagsOut[#status + 1] = table.concat(tags, ',')
+      end
       status[#status + 1] = 'a'
     end
   end
 end
-return table.concat(status)
+local tagLines = {}
+for k = 1, #status do tagLines[k] = tagsOut[k] or '' end
+return {table.concat(status), table.concat(tagLines, '\n')}
 `)
 
 // deadLetterScript moves entries to the dead-letter stream and acknowledges

@@ -55,11 +55,11 @@ func set(vals ...string) map[string]bool {
 type businessMetrics struct {
 	clicks                                *prometheus.CounterVec
 	country, device, browser, os, referer *prometheus.CounterVec
-	campaign                              *prometheus.CounterVec
-	campaigns, referers                   map[string]bool
+	campaign, tag                         *prometheus.CounterVec
+	campaigns, referers, tags             map[string]bool
 }
 
-func newBusinessMetrics(campaigns, referers []string) *businessMetrics {
+func newBusinessMetrics(campaigns, referers, tags []string) *businessMetrics {
 	if referers == nil {
 		referers = DefaultMetricReferers
 	}
@@ -74,13 +74,15 @@ func newBusinessMetrics(campaigns, referers []string) *businessMetrics {
 		os:        vec("shortener_worker_clicks_by_os_total", "Human clicks by OS family (rare ones as other).", "os"),
 		referer:   vec("shortener_worker_clicks_by_referer_total", "Human clicks by referer domain (direct, other, and the configured domains).", "referer"),
 		campaign:  vec("shortener_worker_campaign_clicks_total", "Clicks of the campaign codes named by --metrics-campaign-codes.", "code"),
+		tag:       vec("shortener_worker_tag_clicks_total", "Clicks of links with the tags named by --metrics-tags.", "tag"),
 		campaigns: set(campaigns...),
+		tags:      set(tags...),
 		referers:  set(referers...),
 	}
 }
 
 func (b *businessMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{b.clicks, b.country, b.device, b.browser, b.os, b.referer, b.campaign}
+	return []prometheus.Collector{b.clicks, b.country, b.device, b.browser, b.os, b.referer, b.campaign, b.tag}
 }
 
 func bounded(v string, allowed map[string]bool) string {
@@ -113,4 +115,14 @@ func (b *businessMetrics) count(e *eventArgs) {
 		ref = bounded(ref, b.referers)
 	}
 	b.referer.WithLabelValues(ref).Inc()
+}
+
+// countTags records one applied click of a link with the given tags
+// (comma-separated); only operator-named tags get a series.
+func (b *businessMetrics) countTags(tags string) {
+	for _, t := range strings.Split(tags, ",") {
+		if b.tags[t] {
+			b.tag.WithLabelValues(t).Inc()
+		}
+	}
 }

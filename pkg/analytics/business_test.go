@@ -1,6 +1,7 @@
 package analytics_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/shortener/shortener/pkg/analytics"
 	"github.com/shortener/shortener/pkg/clicks"
+	"github.com/shortener/shortener/pkg/link"
 )
 
 // TestBusinessMetricsCardinalityBounded feeds random agents, countries,
@@ -75,4 +77,26 @@ func TestBusinessMetricsCardinalityBounded(t *testing.T) {
 	assert.LessOrEqual(t, len(series["shortener_worker_clicks_by_os_total"]), 16)
 	assert.Equal(t, map[string]bool{"other": true}, series["shortener_worker_clicks_by_referer_total"], "unknown referers fold into other")
 	assert.Equal(t, map[string]bool{"camp1": true, "camp2": true}, series["shortener_worker_campaign_clicks_total"], "only named campaign codes get a series")
+}
+
+func TestTagMetricsOnlyForNamedTags(t *testing.T) {
+	f := newFixture(t)
+	_, _, err := f.store.Create(context.Background(), link.CreateRequest{URL: "https://example.com/t", CustomCode: "tagged", Owner: "alice",
+		Options: link.OptionsRequest{Tags: []string{"spring", "internal"}}})
+	require.NoError(t, err)
+	reg := prometheus.NewRegistry()
+	c := f.consumer(t, "w1", func(cfg *analytics.ConsumerConfig) { cfg.Registry = reg; cfg.MetricTags = []string{"spring"} })
+	f.add(t, click("tagged", time.Now(), "192.0.2.1", uaDesktop, "", "DE"), click("tagged", time.Now(), "192.0.2.2", uaBot, "", "DE"))
+	require.Equal(t, 2, f.drain(t, c).Applied)
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "shortener_worker_tag_clicks_total" {
+			for _, m := range mf.GetMetric() {
+				got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	assert.Equal(t, map[string]float64{"spring": 2}, got, "only the named tag has a series; bots count too")
 }

@@ -54,8 +54,10 @@ type ConsumerConfig struct {
 	// MetricReferers are the referer domains with their own label value
 	// (nil: DefaultMetricReferers).
 	MetricReferers []string
-	Log            *slog.Logger
-	Registry       prometheus.Registerer
+	// MetricTags are the link tags with their own click series.
+	MetricTags []string
+	Log        *slog.Logger
+	Registry   prometheus.Registerer
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -109,7 +111,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	if cfg.TrimInterval <= 0 {
 		cfg.TrimInterval = DefaultTrimInterval
 	}
-	c := &Consumer{cfg: cfg, now: cfg.Now, business: newBusinessMetrics(cfg.CampaignCodes, cfg.MetricReferers)}
+	c := &Consumer{cfg: cfg, now: cfg.Now, business: newBusinessMetrics(cfg.CampaignCodes, cfg.MetricReferers, cfg.MetricTags)}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -361,12 +363,13 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 		return res, nil
 	}
 	now := c.now().UTC()
-	args := make([]string, 0, 9+12*len(entries))
+	args := make([]string, 0, 10+12*len(entries))
 	args = append(args, c.cfg.Group, c.cfg.Keys.AnalyticsPrefix(p), c.cfg.Keys.LinkPrefix(p),
 		strconv.Itoa(redisx.DayKeyRetention*24*3600),
 		now.AddDate(0, 0, -(DailyRetentionDays-1)).Format("20060102"),
 		now.Add(-HourlyRetention).Format("2006010215"),
-		strconv.Itoa(RecentClicks), strconv.Itoa(breakdownCap), strconv.FormatInt(now.UnixMilli(), 10))
+		strconv.Itoa(RecentClicks), strconv.Itoa(breakdownCap), strconv.FormatInt(now.UnixMilli(), 10),
+		c.cfg.Keys.TagPrefix(p))
 	var dl []string
 	applied := make([]eventArgs, 0, len(entries))
 	for i, e := range entries {
@@ -386,14 +389,15 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 		args = append(args, f[:]...)
 		applied = append(applied, f)
 	}
-	n := (len(args) - 9) / 12
+	n := (len(args) - 10) / 12
 	if n > 0 {
 		start := time.Now()
-		status, err := applyScript.Exec(ctx, c.cfg.Client,
-			[]string{c.cfg.Keys.Stream(p), c.cfg.Keys.PartitionClicks(p), c.cfg.Keys.Top(p)}, args).ToString()
-		if err != nil {
+		out, err := applyScript.Exec(ctx, c.cfg.Client,
+			[]string{c.cfg.Keys.Stream(p), c.cfg.Keys.PartitionClicks(p), c.cfg.Keys.Top(p)}, args).AsStrSlice()
+		if err != nil || len(out) != 2 {
 			return res, fmt.Errorf("apply batch: %w", err)
 		}
+		status, tagLines := out[0], strings.Split(out[1], "\n")
 		if len(status) != n {
 			return res, fmt.Errorf("apply batch: %d results for %d events", len(status), n)
 		}
@@ -404,6 +408,9 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 			case 'a':
 				res.Applied++
 				c.business.count(&applied[i])
+				if i < len(tagLines) && tagLines[i] != "" {
+					c.business.countTags(tagLines[i])
+				}
 			case 'g':
 				res.Gone++
 			default:

@@ -92,6 +92,7 @@ const (
 	routeTop      = "stats_top"
 	routeAnalytic = "link_analytics"
 	routeQR       = "link_qr"
+	routeTag      = "tag_analytics"
 	routeNotFound = "unknown"
 )
 
@@ -168,6 +169,13 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx, p auth.Principal) string {
 		}
 		a.qrCode(ctx, seg[1])
 		return routeQR
+	case len(seg) == 3 && seg[0] == "tags" && seg[2] == "analytics":
+		if !ctx.IsGet() {
+			methodNotAllowed(ctx, "GET")
+			return routeTag
+		}
+		a.tagAnalytics(ctx, p, seg[1])
+		return routeTag
 	case len(seg) == 2 && seg[0] == "stats" && seg[1] == "top":
 		if !ctx.IsGet() {
 			methodNotAllowed(ctx, "GET")
@@ -518,7 +526,12 @@ func (a *API) list(ctx *fasthttp.RequestCtx, p auth.Principal) {
 	}
 	c, cancel := a.context()
 	defer cancel()
-	links, next, err := a.cfg.Store.List(c, owner, string(args.Peek("cursor")), limit)
+	tag := string(args.Peek("tag"))
+	if tag != "" && !link.ValidTag(tag) {
+		WriteProblem(ctx, 400, TypeInvalidParam, "Invalid Parameter", link.ErrTag.Error())
+		return
+	}
+	links, next, err := a.cfg.Store.List(c, owner, tag, string(args.Peek("cursor")), limit)
 	if err != nil {
 		a.fail(ctx, err)
 		return
@@ -699,4 +712,36 @@ func strictUnmarshal(raw []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// tagAnalytics answers GET /tags/{tag}/analytics?days=30: the caller's
+// links with that tag (an admin may name another owner with ?owner=).
+func (a *API) tagAnalytics(ctx *fasthttp.RequestCtx, p auth.Principal, tag string) {
+	if !requireKey(ctx, p) {
+		return
+	}
+	if !link.ValidTag(tag) {
+		WriteProblem(ctx, 400, TypeInvalidParam, "Invalid Parameter", link.ErrTag.Error())
+		return
+	}
+	days, ok := intParam(ctx, "days", 30, 1, analytics.DailyRetentionDays)
+	if !ok {
+		return
+	}
+	owner := p.Owner
+	if v := ctx.QueryArgs().Peek("owner"); len(v) > 0 {
+		if !p.Admin && string(v) != p.Owner {
+			WriteProblem(ctx, 403, TypeForbidden, "Forbidden", "only an admin may read another owner's tags")
+			return
+		}
+		owner = string(v)
+	}
+	c, cancel := a.context()
+	defer cancel()
+	rep, err := a.cfg.Analytics.Tag(c, owner, tag, days)
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	writeJSON(ctx, 200, rep)
 }

@@ -164,7 +164,7 @@ type Patch struct {
 	URL            *string
 	ExpiresAt      *time.Time
 	ClearExpiresAt bool
-	MaxClicks      *int64 // 0 removes the limit
+	MaxClicks      *int64  // 0 removes the limit
 	Password       *string // "" removes the password
 	RedirectStatus *int    // 0 returns to the edge's flag
 	ForwardQuery   *bool
@@ -198,6 +198,7 @@ func (s *Store) Update(ctx context.Context, code, caller string, admin bool, p P
 		if !admin && (l.Owner == "" || l.Owner != caller) {
 			return l, ErrForbidden
 		}
+		oldTags := l.Options.Tags
 		if err := s.applyPatch(&l, p); err != nil {
 			return l, err
 		}
@@ -214,7 +215,7 @@ func (s *Store) Update(ctx context.Context, code, caller string, admin bool, p P
 			return l, fmt.Errorf("update %q: %w", code, err)
 		}
 		if n == 1 {
-			return l, nil
+			return l, s.retag(ctx, &l, oldTags)
 		}
 	}
 	return Link{}, ErrConflict

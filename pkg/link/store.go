@@ -440,9 +440,42 @@ func (s *Store) indexOwner(ctx context.Context, l *Link) error {
 	if l.Owner == "" {
 		return nil // anonymous links are listed by nobody
 	}
-	err := s.c.Do(ctx, s.c.B().Zadd().Key(s.cfg.Keys.Owner(l.Owner)).ScoreMember().ScoreMember(0, ownerMember(l)).Build()).Error()
-	if err != nil {
-		return fmt.Errorf("index %q under owner: %w", l.Code, err)
+	m := ownerMember(l)
+	cmds := rueidis.Commands{s.c.B().Zadd().Key(s.cfg.Keys.Owner(l.Owner)).ScoreMember().ScoreMember(0, m).Build()}
+	for _, t := range l.Options.Tags {
+		cmds = append(cmds, s.c.B().Zadd().Key(s.cfg.Keys.OwnerTag(l.Owner, t)).ScoreMember().ScoreMember(0, m).Build())
+	}
+	for _, r := range s.c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return fmt.Errorf("index %q under owner: %w", l.Code, err)
+		}
+	}
+	return nil
+}
+
+// retag moves a link between its owner's tag indexes.
+func (s *Store) retag(ctx context.Context, l *Link, old []string) error {
+	if l.Owner == "" {
+		return nil
+	}
+	m := ownerMember(l)
+	now := map[string]bool{}
+	for _, t := range l.Options.Tags {
+		now[t] = true
+	}
+	var cmds rueidis.Commands
+	for _, t := range old {
+		if !now[t] {
+			cmds = append(cmds, s.c.B().Zrem().Key(s.cfg.Keys.OwnerTag(l.Owner, t)).Member(m).Build())
+		}
+	}
+	for _, t := range l.Options.Tags {
+		cmds = append(cmds, s.c.B().Zadd().Key(s.cfg.Keys.OwnerTag(l.Owner, t)).ScoreMember().ScoreMember(0, m).Build())
+	}
+	for _, r := range s.c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return fmt.Errorf("retag %q: %w", l.Code, err)
+		}
 	}
 	return nil
 }
@@ -582,8 +615,14 @@ func (s *Store) Delete(ctx context.Context, code, caller string, admin bool) err
 		return ErrNotFound // changed or deleted meanwhile
 	}
 	if l.Owner != "" {
-		if err := s.c.Do(ctx, s.c.B().Zrem().Key(s.cfg.Keys.Owner(l.Owner)).Member(ownerMember(&l)).Build()).Error(); err != nil {
-			return fmt.Errorf("delete %q from owner index: %w", code, err)
+		cmds := rueidis.Commands{s.c.B().Zrem().Key(s.cfg.Keys.Owner(l.Owner)).Member(ownerMember(&l)).Build()}
+		for _, t := range l.Options.Tags {
+			cmds = append(cmds, s.c.B().Zrem().Key(s.cfg.Keys.OwnerTag(l.Owner, t)).Member(ownerMember(&l)).Build())
+		}
+		for _, r := range s.c.DoMulti(ctx, cmds...) {
+			if err := r.Error(); err != nil {
+				return fmt.Errorf("delete %q from owner index: %w", code, err)
+			}
 		}
 	}
 	dkey := s.cfg.Keys.Dedupe(ownerTag(l.Owner), urlDigest(l.URL))
@@ -599,7 +638,7 @@ var ErrCursor = errors.New("cursor is invalid")
 // List returns an owner's links, newest first, limit at a time. cursor is ""
 // for the first page or the next cursor of the previous page; next is ""
 // after the last page.
-func (s *Store) List(ctx context.Context, owner, cursor string, limit int) (links []Link, next string, err error) {
+func (s *Store) List(ctx context.Context, owner, tag, cursor string, limit int) (links []Link, next string, err error) {
 	if limit <= 0 || limit > MaxListLimit {
 		return nil, "", fmt.Errorf("limit must be 1 to %d", MaxListLimit)
 	}
@@ -612,6 +651,9 @@ func (s *Store) List(ctx context.Context, owner, cursor string, limit int) (link
 		start = "(" + string(m)
 	}
 	okey := s.cfg.Keys.Owner(owner)
+	if tag != "" {
+		okey = s.cfg.Keys.OwnerTag(owner, tag)
+	}
 	now := s.now()
 	for len(links) < limit {
 		members, err := s.c.Do(ctx, s.c.B().Zrange().Key(okey).Min(start).Max("-").Bylex().Rev().Limit(0, int64(limit-len(links)+1)).Build()).AsStrSlice()
@@ -642,8 +684,8 @@ func (s *Store) List(ctx context.Context, owner, cursor string, limit int) (link
 				return nil, "", fmt.Errorf("list %q: %w", owner, err)
 			}
 			l := Link{Code: codes[i]}
-			if decode(raw, &l) != nil || l.Owner != owner {
-				stale = append(stale, members[i]) // a tombstone, or the code was taken again
+			if decode(raw, &l) != nil || l.Owner != owner || (tag != "" && !hasTag(&l, tag)) {
+				stale = append(stale, members[i]) // a tombstone, the code taken again, or retagged
 				continue
 			}
 			if l.Expired(now) {
@@ -761,4 +803,13 @@ func (s *Store) RunSweeper(ctx context.Context, interval time.Duration, log *slo
 		case <-t.C:
 		}
 	}
+}
+
+func hasTag(l *Link, tag string) bool {
+	for _, t := range l.Options.Tags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
 }

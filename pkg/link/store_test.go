@@ -218,7 +218,7 @@ func TestList(t *testing.T) {
 	cursor := ""
 	pages := 0
 	for {
-		links, next, err := e.store.List(ctx, "alice", cursor, 10)
+		links, next, err := e.store.List(ctx, "alice", "", cursor, 10)
 		require.NoError(t, err)
 		pages++
 		for _, l := range links {
@@ -233,7 +233,7 @@ func TestList(t *testing.T) {
 	}
 	assert.Equal(t, want, got)
 	assert.Equal(t, 3, pages)
-	_, _, err = e.store.List(ctx, "alice", "not-a-cursor!", 10)
+	_, _, err = e.store.List(ctx, "alice", "", "not-a-cursor!", 10)
 	assert.ErrorIs(t, err, link.ErrCursor)
 }
 

@@ -146,6 +146,14 @@ func (k Keyspace) Producer(p int, edgeID string) string {
 	return k.Prefix + "prod:" + k.tags[p] + ":" + edgeID
 }
 
+// TagPrefix starts the keys of partition p's share of tag analytics:
+// TagPrefix(p)+"<owner>:<tag>" (hash total/human/bot), + ":d" (day -> human
+// clicks), + ":b:<day>" (breakdowns), like a link's.
+func (k Keyspace) TagPrefix(p int) string { return k.Prefix + "ta:" + k.tags[p] + ":" }
+
+// OwnerTag indexes an owner's links with one tag, like Owner.
+func (k Keyspace) OwnerTag(owner, tag string) string { return k.Prefix + "o:{" + owner + "}:t:" + tag }
+
 // Top is the sorted set of partition p's codes by all-time clicks.
 func (k Keyspace) Top(p int) string { return k.Prefix + "top:" + k.tags[p] }
 
