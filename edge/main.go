@@ -343,7 +343,7 @@ func route(rest *api.API, redirects *redirect.Handler, apiTime, redirectTime pro
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
 		p := ctx.Path()
-		if len(p) >= 5 && string(p[:5]) == "/api/" || string(p) == "/api" {
+		if len(p) >= 5 && string(p[:5]) == "/api/" || string(p) == "/api" || string(p) == api.ShlinkPath || string(p) == api.BitlyPath {
 			rest.Serve(ctx)
 			apiTime.Observe(time.Since(start).Seconds())
 			return

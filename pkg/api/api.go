@@ -93,6 +93,9 @@ const (
 	routeAnalytic = "link_analytics"
 	routeQR       = "link_qr"
 	routeTag      = "tag_analytics"
+	routeBulk     = "bulk_create"
+	routeShlink   = "shlink_create"
+	routeBitly    = "bitly_shorten"
 	routeNotFound = "unknown"
 )
 
@@ -106,8 +109,11 @@ func (a *API) Serve(ctx *fasthttp.RequestCtx) {
 func (a *API) serve(ctx *fasthttp.RequestCtx) string {
 	p, authErr := a.authenticate(ctx)
 	bucket := BucketAPI
-	if ctx.IsPost() && string(ctx.Path()) == Prefix+"/links" {
-		bucket = BucketCreate
+	switch string(ctx.Path()) {
+	case Prefix + "/links", Prefix + "/links/bulk", ShlinkPath, BitlyPath:
+		if ctx.IsPost() {
+			bucket = BucketCreate
+		}
 	}
 	d, ok := a.allow(ctx, p, bucket)
 	defer setLimitHeaders(ctx, d) // on every answer, whatever the handler wrote
@@ -123,6 +129,22 @@ func (a *API) serve(ctx *fasthttp.RequestCtx) string {
 
 func (a *API) dispatch(ctx *fasthttp.RequestCtx, p auth.Principal) string {
 	path := string(ctx.Path())
+	switch path {
+	case ShlinkPath:
+		if !ctx.IsPost() {
+			methodNotAllowed(ctx, "POST")
+		} else {
+			a.shlinkCreate(ctx, p)
+		}
+		return routeShlink
+	case BitlyPath:
+		if !ctx.IsPost() {
+			methodNotAllowed(ctx, "POST")
+		} else {
+			a.bitlyShorten(ctx, p)
+		}
+		return routeBitly
+	}
 	rest, ok := strings.CutPrefix(path, Prefix+"/")
 	if !ok {
 		WriteProblem(ctx, 404, TypeNotFound, "Not Found", "no such API route")
@@ -141,6 +163,13 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx, p auth.Principal) string {
 		}
 		methodNotAllowed(ctx, "GET, POST")
 		return routeList
+	case len(seg) == 2 && seg[0] == "links" && seg[1] == "bulk":
+		if !ctx.IsPost() {
+			methodNotAllowed(ctx, "POST")
+			return routeBulk
+		}
+		a.bulk(ctx, p)
+		return routeBulk
 	case len(seg) == 2 && seg[0] == "links":
 		switch {
 		case ctx.IsGet() || ctx.IsHead():
