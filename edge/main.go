@@ -123,7 +123,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		return c, err
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q (subcommands: keys)", fs.Args())
+		return c, fmt.Errorf("unexpected arguments %q (subcommands: keys, import)", fs.Args())
 	}
 	if !redirect.ValidStatus(c.redirectStatus) {
 		return c, fmt.Errorf("--redirect-status must be 301, 302, 307 or 308, got %d", c.redirectStatus)
@@ -143,6 +143,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "keys" {
 		return runKeys(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "import" {
+		return runImport(ctx, args[1:], getenv, stdout, stderr)
 	}
 	if len(args) > 0 && (args[0] == "version" || args[0] == "--version") {
 		fmt.Fprintln(stdout, "edge", version)
