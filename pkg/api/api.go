@@ -129,99 +129,46 @@ func (a *API) serve(ctx *fasthttp.RequestCtx) string {
 
 func (a *API) dispatch(ctx *fasthttp.RequestCtx, p auth.Principal) string {
 	path := string(ctx.Path())
-	switch path {
-	case ShlinkPath:
-		if !ctx.IsPost() {
-			methodNotAllowed(ctx, "POST")
-		} else {
-			a.shlinkCreate(ctx, p)
-		}
-		return routeShlink
-	case BitlyPath:
-		if !ctx.IsPost() {
-			methodNotAllowed(ctx, "POST")
-		} else {
-			a.bitlyShorten(ctx, p)
-		}
-		return routeBitly
-	}
-	rest, ok := strings.CutPrefix(path, Prefix+"/")
-	if !ok {
+	route, allowed, found := matchRoute(string(ctx.Method()), path)
+	switch {
+	case !found:
 		WriteProblem(ctx, 404, TypeNotFound, "Not Found", "no such API route")
 		return routeNotFound
+	case allowed != "":
+		methodNotAllowed(ctx, allowed)
+		return route
 	}
-	seg := strings.Split(rest, "/")
-	switch {
-	case len(seg) == 1 && seg[0] == "links":
-		switch {
-		case ctx.IsPost():
-			a.create(ctx, p)
-			return routeCreate
-		case ctx.IsGet():
-			a.list(ctx, p)
-			return routeList
-		}
-		methodNotAllowed(ctx, "GET, POST")
-		return routeList
-	case len(seg) == 2 && seg[0] == "links" && seg[1] == "bulk":
-		if !ctx.IsPost() {
-			methodNotAllowed(ctx, "POST")
-			return routeBulk
-		}
+	switch route {
+	case routeShlink:
+		a.shlinkCreate(ctx, p)
+	case routeBitly:
+		a.bitlyShorten(ctx, p)
+	case routeCreate:
+		a.create(ctx, p)
+	case routeList:
+		a.list(ctx, p)
+	case routeBulk:
 		a.bulk(ctx, p)
-		return routeBulk
-	case len(seg) == 2 && seg[0] == "links":
-		switch {
-		case ctx.IsGet() || ctx.IsHead():
-			a.get(ctx, seg[1])
-			return routeGet
-		case ctx.IsDelete():
-			a.delete(ctx, p, seg[1])
-			return routeDelete
-		case string(ctx.Method()) == fasthttp.MethodPatch:
-			a.patch(ctx, p, seg[1])
-			return routePatch
-		}
-		methodNotAllowed(ctx, "GET, PATCH, DELETE")
-		return routeGet
-	case len(seg) == 3 && seg[0] == "links" && seg[2] == "analytics":
-		if !ctx.IsGet() {
-			methodNotAllowed(ctx, "GET")
-			return routeAnalytic
-		}
-		a.analytics(ctx, p, seg[1])
-		return routeAnalytic
-	case len(seg) == 3 && seg[0] == "links" && seg[2] == "qr":
-		if !ctx.IsGet() && !ctx.IsHead() {
-			methodNotAllowed(ctx, "GET, HEAD")
-			return routeQR
-		}
-		a.qrCode(ctx, seg[1])
-		return routeQR
-	case len(seg) == 3 && seg[0] == "tags" && seg[2] == "analytics":
-		if !ctx.IsGet() {
-			methodNotAllowed(ctx, "GET")
-			return routeTag
-		}
-		a.tagAnalytics(ctx, p, seg[1])
-		return routeTag
-	case len(seg) == 2 && seg[0] == "stats" && seg[1] == "top":
-		if !ctx.IsGet() {
-			methodNotAllowed(ctx, "GET")
-			return routeTop
-		}
+	case routeGet:
+		a.get(ctx, pathParam(path))
+	case routeDelete:
+		a.delete(ctx, p, pathParam(path))
+	case routePatch:
+		a.patch(ctx, p, pathParam(path))
+	case routeAnalytic:
+		a.analytics(ctx, p, pathParam(path))
+	case routeQR:
+		a.qrCode(ctx, pathParam(path))
+	case routeTag:
+		a.tagAnalytics(ctx, p, pathParam(path))
+	case routeTop:
 		a.top(ctx)
-		return routeTop
-	case len(seg) == 1 && seg[0] == "stats":
-		if !ctx.IsGet() {
-			methodNotAllowed(ctx, "GET")
-			return routeStats
-		}
+	case routeStats:
 		a.stats(ctx)
-		return routeStats
+	case routeOpenAPI:
+		a.openAPI(ctx)
 	}
-	WriteProblem(ctx, 404, TypeNotFound, "Not Found", "no such API route")
-	return routeNotFound
+	return route
 }
 
 func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
@@ -698,7 +645,7 @@ func (a *API) qrCode(ctx *fasthttp.RequestCtx, code string) {
 	if format == "" {
 		format = qr.FormatPNG
 	}
-	size, ok := intParam(ctx, "size", qr.DefaultSize, -1<<31, 1<<31-1)
+	size, ok := intParam(ctx, "size", qr.DefaultSize, qr.MinSize, qr.MaxSize)
 	if !ok {
 		return
 	}
@@ -764,6 +711,10 @@ func (a *API) tagAnalytics(ctx *fasthttp.RequestCtx, p auth.Principal, tag strin
 			return
 		}
 		owner = string(v)
+		if !link.ValidOwner(owner) {
+			WriteProblem(ctx, 400, TypeInvalidParam, "Invalid Parameter", link.ErrOwner.Error())
+			return
+		}
 	}
 	c, cancel := a.context()
 	defer cancel()

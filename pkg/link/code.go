@@ -24,7 +24,7 @@ var reserved = map[string]bool{
 	"api": true, "metrics": true, "healthz": true, "readyz": true, "livez": true,
 	"favicon.ico": true, "robots.txt": true, "ui": true, "static": true, "admin": true,
 	"rest": true, "v4": true, "openapi": true, "docs": true, "qr": true, "login": true,
-	"sitemap.xml": true, "humans.txt": true, ".well-known": true, "health": true,
+	"sitemap.xml": true, "bulk": true, "humans.txt": true, ".well-known": true, "health": true,
 }
 
 // IsReserved reports whether code is a reserved name (case-insensitive).

@@ -79,15 +79,16 @@ type Handler struct {
 
 // Pre-rendered bodies: the error answers do not allocate either.
 var (
-	body404      = problemBody(404, "Not Found", "no link has this code")
-	body405      = problemBody(405, "Method Not Allowed", "use GET or HEAD")
-	body410      = problemBody(410, "Gone", "this link has expired")
-	body410Limit = problemBody(410, "Gone", "this link has reached its click limit")
-	body503      = problemBody(503, "Service Unavailable", "the link store cannot be reached; try again")
+	body404      = problemBody("not-found", 404, "Not Found", "no link has this code")
+	body405      = problemBody("method-not-allowed", 405, "Method Not Allowed", "use GET or HEAD")
+	body410      = problemBody("expired", 410, "Gone", "this link has expired")
+	body410Limit = problemBody("expired", 410, "Gone", "this link has reached its click limit")
+	body503      = problemBody("unavailable", 503, "Service Unavailable", "the link store cannot be reached; try again")
 )
 
-func problemBody(status int, title, detail string) []byte {
-	return []byte(fmt.Sprintf(`{"type":"about:blank","title":%q,"status":%d,"detail":%q}`, title, status, detail))
+// problemBody renders a problem with the same stable type URNs as the API.
+func problemBody(typ string, status int, title, detail string) []byte {
+	return []byte(fmt.Sprintf(`{"type":"urn:shortener:problem:%s","title":%q,"status":%d,"detail":%q}`, typ, title, status, detail))
 }
 
 // New returns a Handler and registers its metrics.
