@@ -182,7 +182,8 @@ scrape_configs:
 	expect := map[string]float64{
 		`sum(shortener_edge_redirects_total{result="ok"})`:                humans + bots,
 		`sum(shortener_edge_redirects_total{result="not_found"})`:         1,
-		`sum(shortener_edge_clicks_flushed_total)`:                        humans + bots,
+		`sum(shortener_edge_clicks_flushed_total)`:                        humans + bots + 1, // and the orphan visit
+		`sum(shortener_worker_orphan_visits_total)`:                       1,
 		`sum(shortener_worker_clicks_total)`:                              humans + bots,
 		`sum(shortener_worker_clicks_total{kind="bot"})`:                  bots,
 		`sum(shortener_worker_clicks_by_device_total{device="desktop"})`:  humans,
@@ -197,7 +198,7 @@ scrape_configs:
 		`count(ALERTS{alertstate="firing"})`:                              0,
 	}
 	var last map[string]float64
-	require.Eventually(t, func() bool {
+	assert.Eventually(t, func() bool {
 		last = map[string]float64{}
 		ok := true
 		for q, want := range expect {
@@ -211,7 +212,7 @@ scrape_configs:
 			}
 		}
 		return ok
-	}, 60*time.Second, 250*time.Millisecond, "Prometheus never saw the expected figures")
+	}, 60*time.Second, 250*time.Millisecond, "Prometheus never saw the expected figures (see below)")
 	for q, want := range expect {
 		assert.Equal(t, want, last[q], q)
 	}

@@ -28,6 +28,8 @@ const (
 	DailyRetentionDays = 90
 	HourlyRetention    = 7 * 24 * time.Hour
 	RecentClicks       = 1000
+	// OrphanRetentionDays is how long a day of orphan visits is kept.
+	OrphanRetentionDays = 31
 	// breakdownCap bounds the fields of one day's breakdown hash, below
 	// Redis's listpack limit (512); past it new values count as "other".
 	breakdownCap = 400
@@ -49,7 +51,7 @@ local stream, counter, top = KEYS[1], KEYS[2], KEYS[3]
 local group, apre, lpre = ARGV[1], ARGV[2], ARGV[3]
 local dayttl, cutday, cuthour = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local recentmax, cap, now = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local tpre = ARGV[10]
+local tpre, opre, orphttl = ARGV[10], ARGV[11], tonumber(ARGV[12])
 local status, tagsOut = {}, {}
 local function prune(key, cutoff)
   for _, f in ipairs(redis.call('HKEYS', key)) do
@@ -70,22 +72,37 @@ local function tagged(rec)
   if owner == '' then owner = '~anon' end
   return owner, o.t
 end
-local i = 11
+local i = 13
 while i <= #ARGV do
-  local id, code, day, hour, bot, cc, dev, br, os, ref, vis, recent = unpack(ARGV, i, i + 11)
-  i = i + 12
+  local id, code, day, hour, bot, cc, dev, br, os, ref, vis, recent, kind, preview = unpack(ARGV, i, i + 13)
+  i = i + 14
   if redis.call('XACK', stream, group, id) ~= 1 then
     status[#status + 1] = 'd' -- already applied (a replay)
+  elseif kind == 'o' then
+    -- an orphan visit: code is the path asked for; counted per day, capped
+    local ok = opre .. day
+    redis.call('HINCRBY', ok, 'total', 1)
+    bump(ok, 'p:' .. code, 'p:')
+    bump(ok, 'r:' .. ref, 'r:')
+    redis.call('EXPIRE', ok, orphttl, 'NX')
+    status[#status + 1] = 'o'
   else
     local rec = redis.call('GET', lpre .. code)
     local exp = rec and string.match(rec, '^[12]\n%d+\n(%d+)\n')
     if not exp or (exp ~= '0' and tonumber(exp) <= now) then
       status[#status + 1] = 'g' -- deleted, expired or tombstoned: its analytics are gone too
+    elseif kind == 'h' then
+      -- a HEAD: a check of the link, not a visit
+      local base = apre .. code
+      redis.call('HINCRBY', base, 'head', 1)
+      if exp ~= '0' then redis.call('PEXPIREAT', base, exp) end
+      status[#status + 1] = 'h'
     else
       local base = apre .. code
       redis.call('HINCRBY', base, 'total', 1)
       if bot == '1' then
         redis.call('HINCRBY', base, 'bot', 1)
+        if preview == '1' then redis.call('HINCRBY', base, 'preview', 1) end
       else
         redis.call('HINCRBY', base, 'human', 1)
         if redis.call('HINCRBY', base .. ':d', day, 1) == 1 then prune(base .. ':d', cutday) end
@@ -158,8 +175,8 @@ end
 return n
 `)
 
-// eventArgs are the 12 script values of one event.
-type eventArgs [12]string
+// eventArgs are the 14 script values of one event.
+type eventArgs [14]string
 
 // fields computes what the script needs from an event.
 func (c *Consumer) fields(id string, e *clicks.Event) eventArgs {
@@ -179,9 +196,23 @@ func (c *Consumer) fields(id string, e *clicks.Event) eventArgs {
 	if ip, err := netip.ParseAddr(e.IP); err == nil {
 		anon = clientip.Anonymize(ip)
 	}
-	recent := strings.Join([]string{strconv.FormatInt(t.UnixMilli(), 10), country, info.Device, browser, os, ref, bot, anon}, "\t")
-	return eventArgs{id, e.Code, t.Format("20060102"), t.Format("2006010215"), bot, country, info.Device, browser, os, ref,
-		c.visitor(e.IP, e.UserAgent), recent}
+	preview := "0"
+	if info.Preview {
+		preview = "1"
+	}
+	kind := "c"
+	switch e.Kind {
+	case clicks.KindHead:
+		kind = "h"
+	case clicks.KindOrphan:
+		kind = "o"
+		if len(ref) > maxDimLen {
+			ref = "other"
+		}
+	}
+	recent := strings.Join([]string{strconv.FormatInt(t.UnixMilli(), 10), country, info.Device, browser, os, ref, bot, anon, preview}, "\t")
+	return eventArgs{id, dimValue(e.Code), t.Format("20060102"), t.Format("2006010215"), bot, country, info.Device, browser, os, ref,
+		c.visitor(e.IP, e.UserAgent), recent, kind, preview}
 }
 
 // visitor is a keyed hash of IP and agent: the same person counts once a

@@ -76,7 +76,7 @@ type consumerMetrics struct {
 	reclaimed                                  prometheus.Counter
 	applySeconds, batchSize                    prometheus.Observer
 	pending, lag                               *prometheus.GaugeVec
-	trimmed                                    prometheus.Counter
+	trimmed, orphans, heads                    prometheus.Counter
 }
 
 // Entry is one stream entry as read.
@@ -141,6 +141,14 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		Name: "shortener_worker_consumer_lag",
 		Help: "Entries not yet delivered to the group, per stream partition (XINFO GROUPS lag).",
 	}, []string{"partition"})
+	orphans := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "shortener_worker_orphan_visits_total",
+		Help: "Visits of unknown or expired codes, counted for GET /api/v1/stats/orphans.",
+	})
+	heads := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "shortener_worker_head_requests_total",
+		Help: "HEAD requests of links: checks, counted apart from clicks.",
+	})
 	trimmed := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "shortener_worker_trimmed_entries_total",
 		Help: "Stream entries trimmed behind every consumer group.",
@@ -154,7 +162,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		Help: "User-agent classifications that needed a parse.",
 	}, func() float64 { _, m := cfg.Classifier.Stats(); return float64(m) })
 	if cfg.Registry != nil {
-		for _, col := range append([]prometheus.Collector{events, reclaimed, applySeconds, batchSize, pending, lag, trimmed, uaHits, uaMisses}, c.business.collectors()...) {
+		for _, col := range append([]prometheus.Collector{events, reclaimed, applySeconds, batchSize, pending, lag, trimmed, uaHits, uaMisses, orphans, heads}, c.business.collectors()...) {
 			if err := cfg.Registry.Register(col); err != nil {
 				return nil, err
 			}
@@ -164,7 +172,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		applied: events.WithLabelValues("applied"), duplicate: events.WithLabelValues("duplicate"),
 		gone: events.WithLabelValues("link_gone"), deadLetter: events.WithLabelValues("dead_letter"),
 		lost: events.WithLabelValues("lost"), reclaimed: reclaimed, applySeconds: applySeconds,
-		batchSize: batchSize, pending: pending, lag: lag, trimmed: trimmed,
+		batchSize: batchSize, pending: pending, lag: lag, trimmed: trimmed, orphans: orphans, heads: heads,
 	}
 	return c, nil
 }
@@ -339,6 +347,7 @@ func parseEntries(m rueidis.RedisMessage) ([]Entry, error) {
 // Result counts what one Process call did.
 type Result struct {
 	Applied, Duplicate, Gone, DeadLetter int
+	Orphans, Heads                       int // visits of unknown codes, HEADs of links
 }
 
 // Process applies entries of partition p (malformed ones go to the
@@ -363,13 +372,13 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 		return res, nil
 	}
 	now := c.now().UTC()
-	args := make([]string, 0, 10+12*len(entries))
+	args := make([]string, 0, 12+14*len(entries))
 	args = append(args, c.cfg.Group, c.cfg.Keys.AnalyticsPrefix(p), c.cfg.Keys.LinkPrefix(p),
 		strconv.Itoa(redisx.DayKeyRetention*24*3600),
 		now.AddDate(0, 0, -(DailyRetentionDays-1)).Format("20060102"),
 		now.Add(-HourlyRetention).Format("2006010215"),
 		strconv.Itoa(RecentClicks), strconv.Itoa(breakdownCap), strconv.FormatInt(now.UnixMilli(), 10),
-		c.cfg.Keys.TagPrefix(p))
+		c.cfg.Keys.TagPrefix(p), c.cfg.Keys.OrphanPrefix(p), strconv.Itoa(OrphanRetentionDays*24*3600))
 	var dl []string
 	applied := make([]eventArgs, 0, len(entries))
 	for i, e := range entries {
@@ -389,7 +398,7 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 		args = append(args, f[:]...)
 		applied = append(applied, f)
 	}
-	n := (len(args) - 10) / 12
+	n := (len(args) - 12) / 14
 	if n > 0 {
 		start := time.Now()
 		out, err := applyScript.Exec(ctx, c.cfg.Client,
@@ -413,6 +422,12 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 				}
 			case 'g':
 				res.Gone++
+			case 'o':
+				res.Orphans++
+				c.m.orphans.Inc()
+			case 'h':
+				res.Heads++
+				c.m.heads.Inc()
 			default:
 				res.Duplicate++
 			}

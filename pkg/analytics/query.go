@@ -37,7 +37,8 @@ type Recent struct {
 	OS        string `json:"os"`
 	Referer   string `json:"referer"`
 	Bot       bool   `json:"bot"`
-	IP        string `json:"-"` // anonymized; kept for exports
+	Preview   bool   `json:"preview"` // a link-preview fetcher (a bot)
+	IP        string `json:"-"`       // anonymized; kept for exports
 }
 
 // Report is the analytics document of one link over a window of days.
@@ -45,6 +46,8 @@ type Report struct {
 	TotalClicks    int64            `json:"total_clicks"`
 	HumanClicks    int64            `json:"human_clicks"`
 	BotClicks      int64            `json:"bot_clicks"`
+	PreviewClicks  int64            `json:"preview_clicks"` // bot clicks by link-preview fetchers
+	HeadRequests   int64            `json:"head_requests"`  // HEADs: checks, not clicks
 	UniqueVisitors int64            `json:"unique_visitors"`
 	UniqueToday    int64            `json:"unique_today"`
 	Daily          map[string]int64 `json:"daily"`
@@ -100,6 +103,7 @@ func (r *Reader) Link(ctx context.Context, code string, days int) (Report, error
 	recent, _ := res[3].AsStrSlice()
 	rep := Report{
 		TotalClicks: totals["total"], HumanClicks: totals["human"], BotClicks: totals["bot"],
+		PreviewClicks: totals["preview"], HeadRequests: totals["head"],
 		Daily: make(map[string]int64, days), Hourly: make(map[string]int64, HourlyWindow),
 		ByCountry: map[string]int64{}, ByDevice: map[string]int64{"desktop": 0, "mobile": 0, "tablet": 0},
 		ByBrowser: map[string]int64{}, ByOS: map[string]int64{}, ByReferer: map[string]int64{},
@@ -145,7 +149,7 @@ func (r *Reader) Link(ctx context.Context, code string, days int) (Report, error
 
 func parseRecent(s string) (Recent, bool) {
 	f := strings.Split(s, "\t")
-	if len(f) != 8 {
+	if len(f) != 8 && len(f) != 9 {
 		return Recent{}, false
 	}
 	ms, err := strconv.ParseInt(f[0], 10, 64)
@@ -154,7 +158,7 @@ func parseRecent(s string) (Recent, bool) {
 	}
 	return Recent{
 		Timestamp: time.UnixMilli(ms).UTC().Format(time.RFC3339), Country: f[1], Device: f[2],
-		Browser: f[3], OS: f[4], Referer: f[5], Bot: f[6] == "1", IP: f[7],
+		Browser: f[3], OS: f[4], Referer: f[5], Bot: f[6] == "1", IP: f[7], Preview: len(f) == 9 && f[8] == "1",
 	}, true
 }
 
@@ -192,4 +196,55 @@ func (r *Reader) Top(ctx context.Context, limit int) ([]TopEntry, error) {
 		all = all[:limit]
 	}
 	return all, nil
+}
+
+// DayRow is one day of a link's series.
+type DayRow struct {
+	Date           string // YYYY-MM-DD
+	Clicks         int64  // human clicks
+	UniqueVisitors int64
+}
+
+// Days returns a link's daily human clicks and unique visitors for the last
+// days days, oldest first.
+func (r *Reader) Days(ctx context.Context, code string, days int) ([]DayRow, error) {
+	if days < 1 || days > DailyRetentionDays {
+		return nil, fmt.Errorf("days must be 1 to %d", DailyRetentionDays)
+	}
+	now := r.now().UTC()
+	base := r.ks.ClickTotals(code)
+	cmds := rueidis.Commands{r.c.B().Hgetall().Key(base + redisx.SuffixDaily).Build()}
+	rows := make([]DayRow, days)
+	for i := range rows {
+		d := now.AddDate(0, 0, -(days - 1 - i))
+		rows[i].Date = d.Format("2006-01-02")
+		cmds = append(cmds, r.c.B().Pfcount().Key(base+redisx.SuffixVisitors+d.Format("20060102")).Build())
+	}
+	res := r.c.DoMulti(ctx, cmds...)
+	daily, err := res[0].AsIntMap()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return nil, fmt.Errorf("read daily series of %q: %w", code, err)
+	}
+	for i := range rows {
+		rows[i].Clicks = daily[strings.ReplaceAll(rows[i].Date, "-", "")]
+		if rows[i].UniqueVisitors, err = res[1+i].AsInt64(); err != nil {
+			return nil, fmt.Errorf("read unique visitors of %q: %w", code, err)
+		}
+	}
+	return rows, nil
+}
+
+// Recent returns up to n entries of a link's recent-clicks log, newest first.
+func (r *Reader) Recent(ctx context.Context, code string, n int) ([]Recent, error) {
+	vals, err := r.c.Do(ctx, r.c.B().Lrange().Key(r.ks.ClickTotals(code)+redisx.SuffixRecent).Start(0).Stop(int64(n-1)).Build()).AsStrSlice()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return nil, fmt.Errorf("read recent clicks of %q: %w", code, err)
+	}
+	out := make([]Recent, 0, len(vals))
+	for _, v := range vals {
+		if rc, ok := parseRecent(v); ok {
+			out = append(out, rc)
+		}
+	}
+	return out, nil
 }

@@ -83,20 +83,23 @@ func New(cfg Config) (*API, error) {
 
 // route names are the metric's label values: a fixed, bounded set.
 const (
-	routeCreate   = "create_link"
-	routeList     = "list_links"
-	routeGet      = "get_link"
-	routeDelete   = "delete_link"
-	routePatch    = "patch_link"
-	routeStats    = "stats"
-	routeTop      = "stats_top"
-	routeAnalytic = "link_analytics"
-	routeQR       = "link_qr"
-	routeTag      = "tag_analytics"
-	routeBulk     = "bulk_create"
-	routeShlink   = "shlink_create"
-	routeBitly    = "bitly_shorten"
-	routeNotFound = "unknown"
+	routeCreate      = "create_link"
+	routeList        = "list_links"
+	routeGet         = "get_link"
+	routeDelete      = "delete_link"
+	routePatch       = "patch_link"
+	routeStats       = "stats"
+	routeTop         = "stats_top"
+	routeAnalytic    = "link_analytics"
+	routeQR          = "link_qr"
+	routeTag         = "tag_analytics"
+	routeBulk        = "bulk_create"
+	routeOrphans     = "stats_orphans"
+	routeAnalyticCSV = "link_analytics_csv"
+	routeClicksCSV   = "link_clicks_csv"
+	routeShlink      = "shlink_create"
+	routeBitly       = "bitly_shorten"
+	routeNotFound    = "unknown"
 )
 
 // Serve answers a request whose path starts with /api/.
@@ -161,6 +164,12 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx, p auth.Principal) string {
 		a.qrCode(ctx, pathParam(path))
 	case routeTag:
 		a.tagAnalytics(ctx, p, pathParam(path))
+	case routeAnalyticCSV:
+		a.analyticsCSV(ctx, p, pathParam(path))
+	case routeClicksCSV:
+		a.clicksCSV(ctx, p, pathParam(path))
+	case routeOrphans:
+		a.orphans(ctx, p)
 	case routeTop:
 		a.top(ctx)
 	case routeStats:
@@ -579,16 +588,12 @@ func (a *API) analytics(ctx *fasthttp.RequestCtx, p auth.Principal, code string)
 	if !ok {
 		return
 	}
+	l, ok := a.readable(ctx, p, code)
+	if !ok {
+		return
+	}
 	c, cancel := a.context()
 	defer cancel()
-	l, err := a.cfg.Store.Get(c, code)
-	if err != nil {
-		a.fail(ctx, err)
-		return
-	}
-	if !mayRead(ctx, p, l) {
-		return
-	}
 	rep, err := a.cfg.Analytics.Link(c, code, days)
 	if err != nil {
 		a.fail(ctx, err)

@@ -46,11 +46,14 @@ var Routes = []Endpoint{
 	{"PATCH", Prefix + "/links/{code}", routePatch},
 	{"DELETE", Prefix + "/links/{code}", routeDelete},
 	{"GET", Prefix + "/links/{code}/analytics", routeAnalytic},
+	{"GET", Prefix + "/links/{code}/analytics.csv", routeAnalyticCSV},
+	{"GET", Prefix + "/links/{code}/clicks.csv", routeClicksCSV},
 	{"GET", Prefix + "/links/{code}/qr", routeQR},
 	{"HEAD", Prefix + "/links/{code}/qr", routeQR},
 	{"GET", Prefix + "/tags/{tag}/analytics", routeTag},
 	{"GET", Prefix + "/stats", routeStats},
 	{"GET", Prefix + "/stats/top", routeTop},
+	{"GET", Prefix + "/stats/orphans", routeOrphans},
 	{"GET", OpenAPIPath, routeOpenAPI},
 	{"POST", ShlinkPath, routeShlink},
 	{"POST", BitlyPath, routeBitly},
@@ -115,12 +118,18 @@ func matchRoute(method, path string) (label, allowed string, found bool) {
 		return routeGet, "GET, HEAD, PATCH, DELETE", true
 	case len(seg) == 3 && seg[0] == "links" && seg[2] == "analytics":
 		return only(routeAnalytic, "GET", get)
+	case len(seg) == 3 && seg[0] == "links" && seg[2] == "analytics.csv":
+		return only(routeAnalyticCSV, "GET", get)
+	case len(seg) == 3 && seg[0] == "links" && seg[2] == "clicks.csv":
+		return only(routeClicksCSV, "GET", get)
 	case len(seg) == 3 && seg[0] == "links" && seg[2] == "qr":
 		return only(routeQR, "GET, HEAD", get || head)
 	case len(seg) == 3 && seg[0] == "tags" && seg[2] == "analytics":
 		return only(routeTag, "GET", get)
 	case len(seg) == 2 && seg[0] == "stats" && seg[1] == "top":
 		return only(routeTop, "GET", get)
+	case len(seg) == 2 && seg[0] == "stats" && seg[1] == "orphans":
+		return only(routeOrphans, "GET", get)
 	case len(seg) == 1 && seg[0] == "stats":
 		return only(routeStats, "GET", get)
 	case len(seg) == 1 && seg[0] == "openapi.json":

@@ -35,7 +35,7 @@ const (
 
 // MaxEncodedLen is the longest encoding AppendEncode can produce; a buffer
 // of this capacity never grows.
-const MaxEncodedLen = len(version) + 1 +
+const MaxEncodedLen = len("2\th\t") + len(version) + 1 +
 	len("-9223372036854775808") + 1 +
 	MaxCode + 1 +
 	len(CountryUnknown) + 1 +
@@ -62,6 +62,17 @@ var (
 	ErrVersion = errors.New("clicks: unknown event version")
 )
 
+// Kind says what an event records. Only clicks are link clicks; HEAD
+// requests and orphan visits (unknown or expired codes) are counted apart.
+type Kind byte
+
+// Kinds of events.
+const (
+	KindClick  Kind = 0   // a GET redirect (or a password form passed)
+	KindHead   Kind = 'h' // a HEAD of a link: a check, not a visit
+	KindOrphan Kind = 'o' // a visit of an unknown or expired code; Code holds the path
+)
+
 // Event is one click. An Event is a plain value; it is not safe for
 // concurrent mutation, but copies may be used freely.
 type Event struct {
@@ -71,6 +82,7 @@ type Event struct {
 	UserAgent string
 	Referer   string
 	Country   string // ISO 3166-1 alpha-2 upper case, or CountryUnknown
+	Kind      Kind   // KindClick unless set
 }
 
 // Normalize returns e as Decode(AppendEncode(e)) would return it: Time
@@ -88,7 +100,15 @@ func Normalize(e Event) Event {
 		UserAgent: normalizeText(e.UserAgent, MaxUserAgent),
 		Referer:   normalizeText(e.Referer, MaxReferer),
 		Country:   normalizeCountry(e.Country),
+		Kind:      normalizeKind(e.Kind),
 	}
+}
+
+func normalizeKind(k Kind) Kind {
+	if k == KindHead || k == KindOrphan {
+		return k
+	}
+	return KindClick
 }
 
 // AppendEncode appends the encoding of Normalize(*e) to dst and returns the
@@ -96,6 +116,10 @@ func Normalize(e Event) Event {
 // MaxEncodedLen bytes are always enough. It is safe for concurrent use as
 // long as e is not being modified.
 func AppendEncode(dst []byte, e *Event) []byte {
+	if k := normalizeKind(e.Kind); k != KindClick {
+		// version 2 is version 1 behind a kind: "2\t<kind>\t1\t…"
+		dst = append(dst, '2', '\t', byte(k), '\t')
+	}
 	dst = append(dst, version...)
 	dst = append(dst, '\t')
 	dst = strconv.AppendInt(dst, e.Time.UnixMilli(), 10)
@@ -120,6 +144,20 @@ func AppendEncode(dst []byte, e *Event) []byte {
 // ErrMalformed (and ErrVersion for an unknown version). Decode never panics
 // and is safe for concurrent use.
 func Decode(s string) (Event, error) {
+	if len(s) >= 4 && s[0] == '2' && s[1] == '\t' && s[3] == '\t' {
+		k := Kind(s[2])
+		if k != KindHead && k != KindOrphan {
+			return Event{}, malformed("kind %q is not h or o", s[2])
+		}
+		e, err := decode1(s[4:])
+		e.Kind = k
+		return e, err
+	}
+	return decode1(s)
+}
+
+// decode1 decodes a version 1 encoding: a click.
+func decode1(s string) (Event, error) {
 	var f [numFields]string
 	rest := s
 	for i := range numFields - 1 {

@@ -152,8 +152,9 @@ func TestMaxEncodedLen(t *testing.T) {
 		UserAgent: strings.Repeat("u", MaxUserAgent+5),
 		Referer:   strings.Repeat("r", MaxReferer+5),
 		Country:   "??",
+		Kind:      KindOrphan,
 	}
-	assert.Len(t, AppendEncode(nil, &e), MaxEncodedLen)
+	assert.Len(t, AppendEncode(nil, &e), MaxEncodedLen, "the longest: an orphan (version 2) with every field at its limit")
 }
 
 var decodeErrorCases = []struct {
@@ -255,6 +256,7 @@ func FuzzEventRoundTrip(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, code string, sec, nsec int64, zoneOffset int32, ip, ua, ref, country string) {
 		e := Event{
+			Kind:      Kind(byte(sec) % 3 * 'h' / 2), // 0, 'h'/2 (not a kind) or 'h'
 			Code:      code,
 			Time:      time.Unix(sec, nsec).In(time.FixedZone("fuzz", int(zoneOffset%(24*3600)))),
 			IP:        ip,
@@ -310,5 +312,25 @@ func BenchmarkDecode(b *testing.B) {
 		if _, err := Decode(s); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestKindsRoundTrip(t *testing.T) {
+	at := time.UnixMilli(1764860400123).UTC()
+	for _, k := range []Kind{KindClick, KindHead, KindOrphan} {
+		e := Event{Code: "/some/path.php", Time: at, IP: "192.0.2.1", Referer: "https://x.example/", UserAgent: "ua", Country: "DE", Kind: k}
+		enc := string(AppendEncode(nil, &e))
+		if k == KindClick {
+			assert.True(t, strings.HasPrefix(enc, "1\t"), "clicks keep version 1: %q", enc)
+		} else {
+			assert.True(t, strings.HasPrefix(enc, "2\t"+string(rune(k))+"\t1\t"), "other kinds are version 2: %q", enc)
+		}
+		got, err := Decode(enc)
+		require.NoError(t, err)
+		assert.Equal(t, e, got)
+	}
+	for _, bad := range []string{"2\tx\t1\t1\tc\tDE\t\t\t", "2\th\t", "2\t"} {
+		_, err := Decode(bad)
+		assert.ErrorIs(t, err, ErrMalformed, "Decode(%q)", bad)
 	}
 }

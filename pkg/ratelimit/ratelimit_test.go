@@ -246,11 +246,11 @@ func TestSliding(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	const n = 10
-	w := time.Second
+	w := 3 * time.Second // long enough that scheduling delays on a busy machine stay small against it
 	lim := ratelimit.Limit{N: n, Window: w}
 	start := e.sleepUntilWindowStart(t, w, 0, 0)
 	for i := 0; i < n; i++ {
-		// at 25ms, 125ms, …, 925ms into the window
+		// at 25ms, 325ms, …, 2725ms into the window
 		time.Sleep(time.Until(start.Add(25*time.Millisecond + time.Duration(i)*w/n)))
 		d, err := e.l.Allow(ctx, "api", "steady", lim)
 		require.NoError(t, err)

@@ -185,8 +185,12 @@ func (h *Handler) redirect(ctx *fasthttp.RequestCtx, code []byte, t link.Target,
 	ctx.Response.SetStatusCode(status)
 	ctx.Response.Header.Set("Location", location)
 	ctx.Response.Header.Set("Cache-Control", cacheControl)
-	if h.clicks != nil && click {
-		h.record(ctx, code)
+	if h.clicks != nil {
+		if click {
+			h.record(ctx, code, clicks.KindClick)
+		} else if ctx.IsHead() {
+			h.record(ctx, code, clicks.KindHead)
+		}
 	}
 }
 
@@ -196,9 +200,11 @@ func (h *Handler) fail(ctx *fasthttp.RequestCtx, code []byte, err error) {
 	case errors.Is(err, link.ErrNotFound):
 		h.redirects.notFound.Inc()
 		writeProblem(ctx, fasthttp.StatusNotFound, body404)
+		h.orphan(ctx, code)
 	case errors.Is(err, link.ErrExpired):
 		h.redirects.expired.Inc()
 		writeProblem(ctx, fasthttp.StatusGone, body410)
+		h.orphan(ctx, code)
 	case errors.Is(err, link.ErrExhausted):
 		h.redirects.exhausted.Inc()
 		writeProblem(ctx, fasthttp.StatusGone, body410Limit)
@@ -211,7 +217,15 @@ func (h *Handler) fail(ctx *fasthttp.RequestCtx, code []byte, err error) {
 
 // record hands the click to the producer. The event points into request
 // buffers; Record copies what it keeps before returning.
-func (h *Handler) record(ctx *fasthttp.RequestCtx, code []byte) {
+// orphan records a GET of a code that leads nowhere (unknown or expired), so
+// broken campaign links show up in GET /api/v1/stats/orphans.
+func (h *Handler) orphan(ctx *fasthttp.RequestCtx, code []byte) {
+	if h.clicks != nil && ctx.IsGet() {
+		h.record(ctx, code, clicks.KindOrphan)
+	}
+}
+
+func (h *Handler) record(ctx *fasthttp.RequestCtx, code []byte, kind clicks.Kind) {
 	ip, country := h.visitor(ctx)
 	var ipBuf [48]byte
 	ipText := ipBuf[:0]
@@ -225,6 +239,7 @@ func (h *Handler) record(ctx *fasthttp.RequestCtx, code []byte) {
 		UserAgent: b2s(ctx.Request.Header.UserAgent()),
 		Referer:   b2s(ctx.Request.Header.Referer()),
 		Country:   country,
+		Kind:      kind,
 	}
 	h.clicks.Record(&ev)
 }

@@ -154,6 +154,10 @@ func (k Keyspace) TagPrefix(p int) string { return k.Prefix + "ta:" + k.tags[p] 
 // OwnerTag indexes an owner's links with one tag, like Owner.
 func (k Keyspace) OwnerTag(owner, tag string) string { return k.Prefix + "o:{" + owner + "}:t:" + tag }
 
+// OrphanPrefix starts partition p's daily orphan-visit hashes:
+// OrphanPrefix(p)+"<day>" holds total, p:<path> and r:<referer> counts.
+func (k Keyspace) OrphanPrefix(p int) string { return k.Prefix + "orph:" + k.tags[p] + ":" }
+
 // Top is the sorted set of partition p's codes by all-time clicks.
 func (k Keyspace) Top(p int) string { return k.Prefix + "top:" + k.tags[p] }
 

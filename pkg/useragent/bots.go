@@ -63,3 +63,23 @@ func hasBotToken(lower string) bool {
 	}
 	return false
 }
+
+// previewTokens are lower-case substrings of link-preview fetchers: the bots
+// that unfurl a link pasted into a chat, a post or a mail.
+var previewTokens = []string{
+	"slackbot", "slack-imgproxy", "twitterbot", "facebookexternalhit", "facebookcatalog", "meta-externalagent",
+	"whatsapp", "discordbot", "telegrambot", "linkedinbot", "skypeuripreview", "pinterestbot", "redditbot",
+	"embedly", "iframely", "vkshare", "mastodon", "bluesky", "snapchat", "viber", "line/", "kakaotalk-scrap",
+	"microsoftpreview", "teams", "googledocs", "mattermost", "rocket.chat", "zoom", "signal",
+}
+
+// isPreview reports whether lower, a lower-cased bot agent, is a link-preview
+// fetcher.
+func isPreview(lower string) bool {
+	for _, t := range previewTokens {
+		if strings.Contains(lower, t) {
+			return true
+		}
+	}
+	return false
+}

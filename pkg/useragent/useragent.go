@@ -68,6 +68,10 @@ type Info struct {
 	Browser string // family, e.g. "Chrome", "Firefox", "Safari", "Mobile Safari", "Edge", "Other"
 	OS      string // family, e.g. "Windows", "Mac OS X", "iOS", "Android", "Linux", "Other"
 	Bot     bool
+	// Preview marks a link-preview fetcher (Slackbot, Twitterbot,
+	// facebookexternalhit, WhatsApp, Discordbot, …): a bot that unfurls a
+	// link shared in a chat or feed, counted apart from other bots.
+	Preview bool
 }
 
 // Classifier parses agents with uap-go behind an LRU keyed by the full UA
@@ -146,7 +150,7 @@ func (c *Classifier) classify(ua string) Info {
 	if hasBotToken(lower) {
 		// Device parsing is the costliest step for desktop agents and
 		// adds nothing once we know it is a bot.
-		info.Device, info.Bot = deviceBot, true
+		info.Device, info.Bot, info.Preview = deviceBot, true, isPreview(lower)
 		return info
 	}
 	dev := c.parser.ParseDevice(ua)
