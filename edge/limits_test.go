@@ -101,7 +101,7 @@ func TestExpiredLinkAnswers410AndLeavesNoData(t *testing.T) {
 		}
 	}
 	require.Eventually(t, func() bool {
-		n, _ := raw.Do(context.Background(), raw.B().Hget().Key(ks.ClickTotals(code)).Field("total").Build()).AsInt64()
+		n, _ := raw.Do(context.Background(), raw.B().Hget().Key(ks.ClickTotals(code)).Field("human").Build()).AsInt64()
 		return n == 6
 	}, 5*time.Second, 10*time.Millisecond, "clicks applied before expiry")
 

@@ -447,3 +447,30 @@ func TestRefererDomain(t *testing.T) {
 		assert.Equal(t, want, analytics.RefererDomain(in), "RefererDomain(%q)", in)
 	}
 }
+
+func TestExpiryFollowsTheLink(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, _, err := f.store.Create(ctx, link.CreateRequest{URL: "https://example.com/x", CustomCode: "moving", Owner: "alice", TTL: time.Hour})
+	require.NoError(t, err)
+	f.add(t, click("moving", time.Now(), "192.0.2.1", uaDesktop, "", "NL"))
+	f.drain(t, f.consumer(t, "w1", nil))
+	base := f.ks.ClickTotals("moving")
+	pttl := func(key string) int64 {
+		n, err := f.c.Do(ctx, f.c.B().Pttl().Key(key).Build()).AsInt64()
+		require.NoError(t, err)
+		return n
+	}
+	for _, k := range []string{base, base + redisx.SuffixDaily, base + redisx.SuffixHourly, base + redisx.SuffixRecent} {
+		assert.InDelta(t, time.Hour.Milliseconds(), pttl(k), 5000, "%s expires with the link", k)
+	}
+	later := time.Now().Add(48 * time.Hour)
+	_, err = f.store.Update(ctx, "moving", "alice", false, link.Patch{ExpiresAt: &later})
+	require.NoError(t, err)
+	for _, k := range []string{base, base + redisx.SuffixDaily, base + redisx.SuffixHourly, base + redisx.SuffixRecent} {
+		assert.InDelta(t, (48 * time.Hour).Milliseconds(), pttl(k), 5000, "%s follows a new expiry", k)
+	}
+	_, err = f.store.Update(ctx, "moving", "alice", false, link.Patch{ClearExpiresAt: true})
+	require.NoError(t, err)
+	assert.EqualValues(t, -1, pttl(base), "a link that never expires keeps its analytics")
+}

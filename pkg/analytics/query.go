@@ -102,7 +102,7 @@ func (r *Reader) Link(ctx context.Context, code string, days int) (Report, error
 	hourly, _ := res[2].AsIntMap()
 	recent, _ := res[3].AsStrSlice()
 	rep := Report{
-		TotalClicks: totals["total"], HumanClicks: totals["human"], BotClicks: totals["bot"],
+		TotalClicks: totals["human"] + totals["bot"], HumanClicks: totals["human"], BotClicks: totals["bot"],
 		PreviewClicks: totals["preview"], HeadRequests: totals["head"],
 		Daily: make(map[string]int64, days), Hourly: make(map[string]int64, HourlyWindow),
 		ByCountry: map[string]int64{}, ByDevice: map[string]int64{"desktop": 0, "mobile": 0, "tablet": 0},

@@ -62,7 +62,7 @@ func (r *Reader) Tag(ctx context.Context, owner, tag string, days int) (TagRepor
 		}
 		switch j := i % per; j {
 		case 0:
-			rep.TotalClicks += m["total"]
+			rep.TotalClicks += m["human"] + m["bot"]
 			rep.HumanClicks += m["human"]
 			rep.BotClicks += m["bot"]
 		case 1:

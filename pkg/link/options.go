@@ -173,9 +173,10 @@ type Patch struct {
 }
 
 // updateScript replaces a record only if it is still the one read (a
-// compare-and-set on the link's slot) and moves its expiry index entry.
-// KEYS: record, expiry index. ARGV: old record, new record, PXAT or 0,
-// score, code.
+// compare-and-set on the link's slot), moves its expiry index entry and
+// gives the link's analytics keys the new expiry. KEYS: record, expiry
+// index, then the analytics keys. ARGV: old record, new record, PXAT or 0,
+// score, code, analytics expiry (ms) or 0.
 var updateScript = redisx.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[3] ~= '0' then
@@ -184,6 +185,10 @@ else
   redis.call('SET', KEYS[1], ARGV[2])
 end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+-- the link's analytics keep its expiry (the worker sets it only once)
+for k = 3, #KEYS do
+  if ARGV[6] ~= '0' then redis.call('PEXPIREAT', KEYS[k], ARGV[6]) else redis.call('PERSIST', KEYS[k]) end
+end
 return 1
 `)
 
@@ -202,14 +207,18 @@ func (s *Store) Update(ctx context.Context, code, caller string, admin bool, p P
 		if err := s.applyPatch(&l, p); err != nil {
 			return l, err
 		}
-		pxat, score := "0", "+inf"
+		pxat, score, analyticsExp := "0", "+inf", "0"
 		if !l.ExpiresAt.IsZero() {
 			pxat = strconv.FormatInt(l.ExpiresAt.Add(TombstoneRetention).UnixMilli(), 10)
 			score = strconv.FormatInt(l.ExpiresAt.UnixMilli(), 10)
+			analyticsExp = score
 		}
+		k := s.cfg.Keys
+		base := k.ClickTotals(code)
 		n, err := updateScript.ExecMulti(ctx, s.c, redisx.Call{
-			Keys: []string{s.cfg.Keys.Link(code), s.cfg.Keys.Expiry(s.cfg.Keys.Partition(code))},
-			Args: []string{raw, encode(&l), pxat, score, code},
+			Keys: []string{k.Link(code), k.Expiry(k.Partition(code)),
+				base, base + redisx.SuffixDaily, base + redisx.SuffixHourly, base + redisx.SuffixRecent},
+			Args: []string{raw, encode(&l), pxat, score, code, analyticsExp},
 		})[0].AsInt64()
 		if err != nil {
 			return l, fmt.Errorf("update %q: %w", code, err)

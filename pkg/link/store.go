@@ -742,14 +742,17 @@ func (s *Store) Clicks(ctx context.Context, codes ...string) ([]int64, error) {
 	}
 	cmds := make(rueidis.Commands, len(codes))
 	for i, c := range codes {
-		cmds[i] = s.c.B().Hget().Key(s.cfg.Keys.ClickTotals(c)).Field("total").Build()
+		cmds[i] = s.c.B().Hmget().Key(s.cfg.Keys.ClickTotals(c)).Field("human", "bot").Build()
 	}
 	for i, r := range s.c.DoMulti(ctx, cmds...) {
-		n, err := r.AsInt64()
+		vals, err := r.ToArray()
 		if err != nil && !rueidis.IsRedisNil(err) {
 			return nil, fmt.Errorf("read clicks: %w", err)
 		}
-		out[i] = n
+		for _, v := range vals { // total_clicks is human + bot
+			n, _ := v.AsInt64()
+			out[i] += n
+		}
 	}
 	return out, nil
 }

@@ -94,7 +94,8 @@ func (k Keyspace) APIKey(digest string) string { return k.Prefix + "k:" + digest
 func (k Keyspace) AnalyticsPrefix(p int) string { return k.Prefix + "a:" + k.tags[p] + ":" }
 
 // ClickTotals is the hash of a link's all-time click totals (fields
-// "total", "human", "bot"), written by the worker.
+// "human", "bot", "preview", "head"; total clicks are human + bot), written
+// by the worker.
 func (k Keyspace) ClickTotals(code string) string {
 	return k.AnalyticsPrefix(k.Partition(code)) + code
 }
