@@ -39,6 +39,11 @@ test-cluster: tools ## the integration suite against a local three-master Redis 
 test-faults: tools ## fault tests: kill -9 a worker, restart and pause Redis, fill the click buffer; exact accounting
 	$(GO) test -tags faults -count=1 -run Fault -v -timeout 10m ./deploy/e2e/
 
+.PHONY: test-ui
+test-ui: tools ## the /ui/ page in real headless Chromium (installs chromium as root); screenshots in .data/artifacts
+	deploy/local/ensure-tools.sh --ui
+	$(GO) test -tags ui -count=1 -run UI -v -timeout 10m ./deploy/e2e/
+
 .PHONY: soak
 soak: tools ## SOAK_DURATION (60s) at SOAK_RATE (2000 req/s), then drain: zero errors, exact click accounting
 	$(GO) test -tags faults -count=1 -run Soak -v -timeout 30m ./deploy/e2e/
@@ -54,6 +59,10 @@ check-deploy: ## promtool checks of the Prometheus config, rules and rule tests;
 .PHONY: bench
 bench: ## Go benchmarks of the hot code, with -benchmem
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: bench-load
+bench-load: tools ## the load harness (about 9 min): edge vs a fixed-302 ceiling, worker throughput, memory; writes benchmarks/RESULTS.md
+	$(GO) run ./benchmarks/load -out benchmarks/RESULTS.md
 
 .PHONY: lint
 lint: ## gofmt, go vet and a go mod tidy diff

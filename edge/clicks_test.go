@@ -179,7 +179,8 @@ func TestClicksCountedExactly(t *testing.T) {
 	top := do(t, "GET", e.base+"/api/v1/stats/top?limit=5", "", "", nil)
 	require.Equal(t, 200, top.status)
 	assert.JSONEq(t, fmt.Sprintf(`{"links":[{"code":%q,"url":"https://example.com/campaign","clicks":%d}]}`, code, humans+bots), string(top.body))
-	assert.Equal(t, float64(humans+bots), metricValue(t, e.ops, "shortener_edge_clicks_flushed_total"))
+	assert.Equal(t, float64(humans+bots+1), metricValue(t, e.ops, "shortener_edge_clicks_flushed_total"), "every click, and the HEAD")
+	assert.EqualValues(t, 1, got.HeadRequests, "the HEAD is counted apart")
 	assert.Equal(t, 0.0, metricValue(t, e.ops, `shortener_edge_clicks_dropped_total{reason="buffer_full"}`))
 }
 

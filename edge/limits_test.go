@@ -101,8 +101,8 @@ func TestExpiredLinkAnswers410AndLeavesNoData(t *testing.T) {
 		}
 	}
 	require.Eventually(t, func() bool {
-		n, _ := raw.Do(context.Background(), raw.B().Hget().Key(ks.ClickTotals(code)).Field("human").Build()).AsInt64()
-		return n == 6
+		n, _ := raw.Do(context.Background(), raw.B().Hget().Key(ks.ClickTotals(code)).Field("bot").Build()).AsInt64()
+		return n == 6 // rawGet sends no User-Agent: bots
 	}, 5*time.Second, 10*time.Millisecond, "clicks applied before expiry")
 
 	// Both edges answer 410 as soon as the link expires, not when a cache

@@ -36,6 +36,7 @@ import (
 	"github.com/shortener/shortener/pkg/ratelimit"
 	"github.com/shortener/shortener/pkg/redirect"
 	"github.com/shortener/shortener/pkg/redisx"
+	"github.com/shortener/shortener/pkg/ui"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -349,6 +350,10 @@ func route(rest *api.API, redirects *redirect.Handler, apiTime, redirectTime pro
 		if len(p) >= 5 && string(p[:5]) == "/api/" || string(p) == "/api" || string(p) == api.ShlinkPath || string(p) == api.BitlyPath {
 			rest.Serve(ctx)
 			apiTime.Observe(time.Since(start).Seconds())
+			return
+		}
+		if len(p) >= 4 && string(p[:4]) == "/ui/" || string(p) == "/ui" {
+			ui.Handler(ctx)
 			return
 		}
 		redirects.Serve(ctx)

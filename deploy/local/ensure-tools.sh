@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the programs the tests and `make run` use are installed:
 # redis-server and redis-cli always; with --test also prometheus (the
-# end-to-end test scrapes the binaries with it). Installs Debian's packages
+# end-to-end test scrapes the binaries with it); with --ui chromium (the
+# browser test of /ui/). Installs Debian's packages
 # when run as root; otherwise says exactly what to install.
 set -euo pipefail
 need=()
@@ -9,6 +10,9 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 if [ "${1:-}" = "--test" ]; then
   command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+fi
+if [ "${1:-}" = "--ui" ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
