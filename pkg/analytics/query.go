@@ -115,24 +115,7 @@ func (r *Reader) Link(ctx context.Context, code string, days int) (Report, error
 		t, _ := time.Parse("20060102", d)
 		rep.Daily[t.Format("2006-01-02")] = daily[d]
 		fields, _ := res[5+i].AsIntMap()
-		for f, n := range fields {
-			dim, val, ok := strings.Cut(f, ":")
-			if !ok {
-				continue
-			}
-			switch dim {
-			case "c":
-				rep.ByCountry[val] += n
-			case "d":
-				rep.ByDevice[val] += n
-			case "b":
-				rep.ByBrowser[val] += n
-			case "o":
-				rep.ByOS[val] += n
-			case "r":
-				rep.ByReferer[val] += n
-			}
-		}
+		addBreakdown(fields, rep.ByCountry, rep.ByDevice, rep.ByBrowser, rep.ByOS, rep.ByReferer)
 	}
 	hour := now.Truncate(time.Hour)
 	for i := 0; i < HourlyWindow; i++ {
@@ -247,4 +230,27 @@ func (r *Reader) Recent(ctx context.Context, code string, n int) ([]Recent, erro
 		}
 	}
 	return out, nil
+}
+
+// addBreakdown adds one breakdown hash (fields c:, d:, b:, o:, r: for
+// country, device, browser, OS and referer) to the maps of a report.
+func addBreakdown(fields map[string]int64, country, device, browser, os, referer map[string]int64) {
+	for f, n := range fields {
+		dim, val, ok := strings.Cut(f, ":")
+		if !ok {
+			continue
+		}
+		switch dim {
+		case "c":
+			country[val] += n
+		case "d":
+			device[val] += n
+		case "b":
+			browser[val] += n
+		case "o":
+			os[val] += n
+		case "r":
+			referer[val] += n
+		}
+	}
 }

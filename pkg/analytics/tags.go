@@ -3,7 +3,6 @@ package analytics
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -71,24 +70,7 @@ func (r *Reader) Tag(ctx context.Context, owner, tag string, days int) (TagRepor
 				rep.Daily[t.Format("2006-01-02")] += m[d]
 			}
 		default:
-			for f, n := range m {
-				dim, val, ok := strings.Cut(f, ":")
-				if !ok {
-					continue
-				}
-				switch dim {
-				case "c":
-					rep.ByCountry[val] += n
-				case "d":
-					rep.ByDevice[val] += n
-				case "b":
-					rep.ByBrowser[val] += n
-				case "o":
-					rep.ByOS[val] += n
-				case "r":
-					rep.ByReferer[val] += n
-				}
-			}
+			addBreakdown(m, rep.ByCountry, rep.ByDevice, rep.ByBrowser, rep.ByOS, rep.ByReferer)
 		}
 	}
 	return rep, nil

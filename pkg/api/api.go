@@ -497,17 +497,9 @@ func (a *API) list(ctx *fasthttp.RequestCtx, p auth.Principal) {
 		}
 		limit = n
 	}
-	owner := p.Owner
-	if v := args.Peek("owner"); len(v) > 0 {
-		if !p.Admin && string(v) != p.Owner {
-			WriteProblem(ctx, 403, TypeForbidden, "Forbidden", "only an admin may list another owner's links")
-			return
-		}
-		owner = string(v)
-		if !link.ValidOwner(owner) {
-			WriteProblem(ctx, 400, TypeInvalidParam, "Invalid Parameter", link.ErrOwner.Error())
-			return
-		}
+	owner, ok := ownerParam(ctx, p, "list another owner's links")
+	if !ok {
+		return
 	}
 	c, cancel := a.context()
 	defer cancel()
@@ -709,17 +701,9 @@ func (a *API) tagAnalytics(ctx *fasthttp.RequestCtx, p auth.Principal, tag strin
 	if !ok {
 		return
 	}
-	owner := p.Owner
-	if v := ctx.QueryArgs().Peek("owner"); len(v) > 0 {
-		if !p.Admin && string(v) != p.Owner {
-			WriteProblem(ctx, 403, TypeForbidden, "Forbidden", "only an admin may read another owner's tags")
-			return
-		}
-		owner = string(v)
-		if !link.ValidOwner(owner) {
-			WriteProblem(ctx, 400, TypeInvalidParam, "Invalid Parameter", link.ErrOwner.Error())
-			return
-		}
+	owner, ok := ownerParam(ctx, p, "read another owner's tags")
+	if !ok {
+		return
 	}
 	c, cancel := a.context()
 	defer cancel()
@@ -729,4 +713,23 @@ func (a *API) tagAnalytics(ctx *fasthttp.RequestCtx, p auth.Principal, tag strin
 		return
 	}
 	writeJSON(ctx, 200, rep)
+}
+
+// ownerParam is the owner a call acts for: the caller's, or the ?owner= an
+// admin names. It answers 403 (what says what a non-admin may not do) or
+// 400 and returns false when the parameter is refused.
+func ownerParam(ctx *fasthttp.RequestCtx, p auth.Principal, what string) (string, bool) {
+	v := ctx.QueryArgs().Peek("owner")
+	if len(v) == 0 {
+		return p.Owner, true
+	}
+	if !p.Admin && string(v) != p.Owner {
+		WriteProblem(ctx, 403, TypeForbidden, "Forbidden", "only an admin may "+what)
+		return "", false
+	}
+	if !link.ValidOwner(string(v)) {
+		WriteProblem(ctx, 400, TypeInvalidParam, "Invalid Parameter", link.ErrOwner.Error())
+		return "", false
+	}
+	return string(v), true
 }
