@@ -19,7 +19,13 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${need[*]} with apt-get…" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # chromium with its recommended fonts, so screenshots render text; the
+  # rest without recommends (prometheus would pull exporters).
+  rest=()
+  for p in "${need[@]}"; do
+    if [ "$p" = chromium ]; then apt-get install -y -qq chromium >/dev/null; else rest+=("$p"); fi
+  done
+  [ ${#rest[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${rest[@]}" >/dev/null
   # Debian's prometheus package may start a service; the tests run their own.
   if command -v systemctl >/dev/null 2>&1; then systemctl stop prometheus >/dev/null 2>&1 || true; fi
   exit 0
