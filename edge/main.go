@@ -37,6 +37,7 @@ import (
 	"github.com/shortener/shortener/pkg/redirect"
 	"github.com/shortener/shortener/pkg/redisx"
 	"github.com/shortener/shortener/pkg/ui"
+	"github.com/shortener/shortener/pkg/webhook"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -58,6 +59,7 @@ type config struct {
 	listen, opsListen, redisURL, baseURL, adminKey string
 	redirectStatus                                 int
 	allowAnonymous                                 bool
+	webhookAllowPrivate                            bool
 	countryHeader, geoIPDB, trustedProxies         string
 	maxURLLength                                   int
 	blocklist                                      string
@@ -115,6 +117,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&c.rateCreateKey, "rate-create-key", api.DefaultLimits.CreateKey.N, "link creations per window per key owner (0 = unlimited; admins are never limited)")
 	fs.IntVar(&c.rateAPIAnon, "rate-api-anonymous", api.DefaultLimits.APIAnonymous.N, "other API calls per window for a client IP without a key (0 = unlimited)")
 	fs.IntVar(&c.rateAPIKey, "rate-api-key", api.DefaultLimits.APIKey.N, "other API calls per window per key owner (0 = unlimited)")
+	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", false, "accept webhook URLs on localhost and private addresses (the worker needs its own --webhook-allow-private to deliver to them)")
 	fs.BoolVar(&c.recordClicks, "record-clicks", true, "append a click event to the stream for every GET redirect")
 	fs.IntVar(&c.clickBuffer, "click-buffer", clicks.DefaultBuffer, "click events held in memory while Redis is slow or down; past it they are dropped and counted")
 	fs.IntVar(&c.clickBatch, "click-batch", clicks.DefaultBatch, "most click events appended in one round trip")
@@ -264,7 +267,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	})
 
-	store := link.NewStore(client, link.Config{Keys: ks, Policy: policy, DefaultTTL: cfg.defaultTTL, CacheTTL: cfg.cacheTTL, Fallback: fallback})
+	store := link.NewStore(client, link.Config{Keys: ks, Policy: policy, DefaultTTL: cfg.defaultTTL, CacheTTL: cfg.cacheTTL, Fallback: fallback,
+		Describe: api.LinkData(cfg.baseURL)})
 	keys := auth.NewKeys(client, ks, cfg.adminKey, link.ValidOwner)
 	var producer *clicks.Producer
 	if cfg.recordClicks {
@@ -282,6 +286,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	rest, err := api.New(api.Config{Store: store, Keys: keys, Analytics: analytics.NewReader(client, ks, nil), QR: qr.NewRenderer(cfg.qrCache), BaseURL: cfg.baseURL,
+		Webhooks:       webhook.NewRegistry(client, webhook.RegistryConfig{Keys: ks, AllowPrivate: cfg.webhookAllowPrivate}),
 		AllowAnonymous: cfg.allowAnonymous, Log: log, Registry: reg, Trusted: trusted,
 		Limiter: ratelimit.New(client, cfg.keyPrefix), Limits: api.Limits{
 			CreateAnonymous: ratelimit.Limit{N: cfg.rateCreateAnon, Window: cfg.rateWindow},

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/shortener/shortener/pkg/clicks"
+	"github.com/shortener/shortener/pkg/link"
 	"github.com/shortener/shortener/pkg/redisx"
 	"github.com/shortener/shortener/pkg/useragent"
 )
@@ -73,6 +74,7 @@ type Consumer struct {
 
 type consumerMetrics struct {
 	applied, duplicate, gone, deadLetter, lost prometheus.Counter
+	linkEvents                                 prometheus.Counter
 	reclaimed                                  prometheus.Counter
 	applySeconds, batchSize                    prometheus.Observer
 	pending, lag                               *prometheus.GaugeVec
@@ -83,6 +85,8 @@ type consumerMetrics struct {
 type Entry struct {
 	ID      string
 	Payload string
+	// Link marks a link event (link.EventField): acknowledged, not applied.
+	Link bool
 }
 
 // NewConsumer validates cfg, fills defaults and registers the metrics.
@@ -117,7 +121,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	}
 	events := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shortener_worker_events_total",
-		Help: "Stream entries handled by result: applied, duplicate (already applied), link_gone (link deleted or expired before the click was applied), dead_letter, lost (trimmed before being applied).",
+		Help: "Stream entries handled by result: applied, duplicate (already applied), link_gone (link deleted or expired before the click was applied), dead_letter, lost (trimmed before being applied), link_event (a link change, for webhooks: acknowledged, nothing to apply).",
 	}, []string{"result"})
 	reclaimed := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "shortener_worker_reclaimed_total",
@@ -171,7 +175,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	c.m = consumerMetrics{
 		applied: events.WithLabelValues("applied"), duplicate: events.WithLabelValues("duplicate"),
 		gone: events.WithLabelValues("link_gone"), deadLetter: events.WithLabelValues("dead_letter"),
-		lost: events.WithLabelValues("lost"), reclaimed: reclaimed, applySeconds: applySeconds,
+		lost: events.WithLabelValues("lost"), linkEvents: events.WithLabelValues("link_event"), reclaimed: reclaimed, applySeconds: applySeconds,
 		batchSize: batchSize, pending: pending, lag: lag, trimmed: trimmed, orphans: orphans, heads: heads,
 	}
 	return c, nil
@@ -334,8 +338,12 @@ func parseEntries(m rueidis.RedisMessage) ([]Entry, error) {
 		ent := Entry{ID: id}
 		if fv, err := pair[1].ToArray(); err == nil {
 			for i := 0; i+1 < len(fv); i += 2 {
-				if f, _ := fv[i].ToString(); f == clicks.PayloadField {
+				switch f, _ := fv[i].ToString(); f {
+				case clicks.PayloadField:
 					ent.Payload, _ = fv[i+1].ToString()
+				case link.EventField:
+					ent.Payload, _ = fv[i+1].ToString()
+					ent.Link = true
 				}
 			}
 		}
@@ -348,6 +356,7 @@ func parseEntries(m rueidis.RedisMessage) ([]Entry, error) {
 type Result struct {
 	Applied, Duplicate, Gone, DeadLetter int
 	Orphans, Heads                       int // visits of unknown codes, HEADs of links
+	LinkEvents                           int // link events acknowledged (they are the webhooks')
 }
 
 // Process applies entries of partition p (malformed ones go to the
@@ -379,9 +388,13 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 		now.Add(-HourlyRetention).Format("2006010215"),
 		strconv.Itoa(RecentClicks), strconv.Itoa(breakdownCap), strconv.FormatInt(now.UnixMilli(), 10),
 		c.cfg.Keys.TagPrefix(p), c.cfg.Keys.OrphanPrefix(p), strconv.Itoa(OrphanRetentionDays*24*3600))
-	var dl []string
+	var dl, linkEvents []string
 	applied := make([]eventArgs, 0, len(entries))
 	for i, e := range entries {
+		if e.Link { // for the webhooks group; nothing to count here
+			linkEvents = append(linkEvents, e.ID)
+			continue
+		}
 		if reason, ok := dead[i]; ok {
 			dl = append(dl, e.ID, reason, e.Payload)
 			continue
@@ -435,6 +448,15 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 		c.m.applied.Add(float64(res.Applied))
 		c.m.gone.Add(float64(res.Gone))
 		c.m.duplicate.Add(float64(res.Duplicate))
+	}
+	if len(linkEvents) > 0 {
+		cl := c.cfg.Client
+		n, err := cl.Do(ctx, cl.B().Xack().Key(c.cfg.Keys.Stream(p)).Group(c.cfg.Group).Id(linkEvents...).Build()).AsInt64()
+		if err != nil {
+			return res, fmt.Errorf("ack link events: %w", err)
+		}
+		res.LinkEvents = int(n)
+		c.m.linkEvents.Add(float64(n))
 	}
 	if len(dl) > 0 {
 		moved, err := deadLetterScript.Exec(ctx, c.cfg.Client,
@@ -566,13 +588,11 @@ func (c *Consumer) Trim(ctx context.Context, p int) error {
 		name, _ := nameMsg.ToString()
 		pending, _ := pendingMsg.AsInt64()
 		last, _ := lastMsg.ToString()
-		if !lag.IsNil() {
-			if n, err := lag.AsInt64(); err == nil && n > lagMax {
-				lagMax = n
-			}
-		}
 		if name == c.cfg.Group {
 			pendingTotal = pending
+			if !lag.IsNil() {
+				lagMax, _ = lag.AsInt64()
+			}
 		}
 		candidate := last
 		if pending > 0 {

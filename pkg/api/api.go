@@ -23,6 +23,7 @@ import (
 	"github.com/shortener/shortener/pkg/link"
 	"github.com/shortener/shortener/pkg/qr"
 	"github.com/shortener/shortener/pkg/ratelimit"
+	"github.com/shortener/shortener/pkg/webhook"
 )
 
 // Prefix is the path prefix of the API.
@@ -44,6 +45,7 @@ type Config struct {
 	// identity of anonymous callers).
 	Trusted        *clientip.Trusted
 	BaseURL        string // prefix of short_url, without a trailing slash
+	Webhooks       *webhook.Registry
 	AllowAnonymous bool
 	Log            *slog.Logger
 	Registry       prometheus.Registerer
@@ -268,9 +270,31 @@ type linkJSON struct {
 	Tags              []string    `json:"tags"`
 }
 
-func (a *API) toJSON(l link.Link, clicks int64) linkJSON {
+func (a *API) toJSON(l link.Link, clicks int64) linkJSON { return linkView(a.cfg.BaseURL, l, clicks) }
+
+// linkEventJSON is the data of a link event: the link as the API shows
+// it, without the click count (a changing figure, not part of the link).
+type linkEventJSON struct {
+	linkJSON
+	Clicks *int64 `json:"clicks,omitempty"`
+}
+
+// LinkData returns the link store's Describe: the data of link events, the
+// link as GET /api/v1/links/{code} shows it but without "clicks".
+func LinkData(baseURL string) func(l *link.Link) []byte {
+	baseURL = strings.TrimRight(baseURL, "/")
+	return func(l *link.Link) []byte {
+		b, err := json.Marshal(linkEventJSON{linkJSON: linkView(baseURL, *l, 0)})
+		if err != nil {
+			return []byte("{}")
+		}
+		return b
+	}
+}
+
+func linkView(baseURL string, l link.Link, clicks int64) linkJSON {
 	j := linkJSON{
-		Code: l.Code, ShortURL: a.cfg.BaseURL + "/" + l.Code, URL: l.URL, Owner: l.Owner,
+		Code: l.Code, ShortURL: baseURL + "/" + l.Code, URL: l.URL, Owner: l.Owner,
 		CreatedAt: l.CreatedAt.UTC().Format(time.RFC3339), Clicks: clicks,
 	}
 	if j.Owner == "" {

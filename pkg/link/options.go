@@ -174,9 +174,10 @@ type Patch struct {
 
 // updateScript replaces a record only if it is still the one read (a
 // compare-and-set on the link's slot), moves its expiry index entry and
-// gives the link's analytics keys the new expiry. KEYS: record, expiry
-// index, then the analytics keys. ARGV: old record, new record, PXAT or 0,
-// score, code, analytics expiry (ms) or 0.
+// gives the link's analytics keys the new expiry, and appends the link
+// event (if any) to the partition's stream. KEYS: record, expiry index,
+// stream, then the analytics keys. ARGV: old record, new record, PXAT or
+// 0, score, code, analytics expiry (ms) or 0, event or "".
 var updateScript = redisx.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[3] ~= '0' then
@@ -186,9 +187,10 @@ else
 end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
 -- the link's analytics keep its expiry (the worker sets it only once)
-for k = 3, #KEYS do
+for k = 4, #KEYS do
   if ARGV[6] ~= '0' then redis.call('PEXPIREAT', KEYS[k], ARGV[6]) else redis.call('PERSIST', KEYS[k]) end
 end
+if ARGV[7] ~= '' then redis.call('XADD', KEYS[3], '*', 'l', ARGV[7]) end
 return 1
 `)
 
@@ -216,9 +218,9 @@ func (s *Store) Update(ctx context.Context, code, caller string, admin bool, p P
 		k := s.cfg.Keys
 		base := k.ClickTotals(code)
 		n, err := updateScript.ExecMulti(ctx, s.c, redisx.Call{
-			Keys: []string{k.Link(code), k.Expiry(k.Partition(code)),
+			Keys: []string{k.Link(code), k.Expiry(k.Partition(code)), k.Stream(k.Partition(code)),
 				base, base + redisx.SuffixDaily, base + redisx.SuffixHourly, base + redisx.SuffixRecent},
-			Args: []string{raw, encode(&l), pxat, score, code, analyticsExp},
+			Args: []string{raw, encode(&l), pxat, score, code, analyticsExp, s.event(EventUpdated, &l)},
 		})[0].AsInt64()
 		if err != nil {
 			return l, fmt.Errorf("update %q: %w", code, err)

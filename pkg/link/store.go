@@ -51,6 +51,10 @@ type Config struct {
 	// Fallback, when set, serves recently resolved codes while Redis is
 	// unreachable (see Fallback).
 	Fallback *Fallback
+	// Describe, when set, renders a link as the API shows it; the store
+	// then appends a link event (see Event) with that data to the link's
+	// click stream on every create, update and delete of an owned link.
+	Describe func(l *Link) []byte
 }
 
 // Store keeps links in Redis. It is safe for concurrent use.
@@ -327,7 +331,9 @@ func (s *Store) validate(req *CreateRequest, now time.Time) (expires time.Time, 
 
 // createScript sets the record only if the code is free (SET NX: two
 // creators can never both get a code) and indexes it by expiry, atomically
-// on the link's slot. The write invalidates any cached miss of the code.
+// on the link's slot, with its link event (ARGV[5], if any) appended to the
+// partition's stream (KEYS[3]). The write invalidates any cached miss of
+// the code.
 var createScript = rueidis.NewLuaScript(`
 local ok
 if ARGV[2] ~= '0' then
@@ -337,18 +343,22 @@ else
 end
 if not ok then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+if ARGV[5] ~= '' then redis.call('XADD', KEYS[3], '*', 'l', ARGV[5]) end
 return 1
 `)
 
 // deleteScript removes every key of a link, but only if the record is still
 // the one the caller checked (a code deleted and re-created in between is
-// left alone).
+// left alone), and appends its link event (ARGV[3], if any) to the
+// partition's stream. KEYS: record, expiry index, top links, stream, then
+// the other keys of the link.
 var deleteScript = rueidis.NewLuaScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[2])
-for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
+for i = 5, #KEYS do redis.call('DEL', KEYS[i]) end
+if ARGV[3] ~= '' then redis.call('XADD', KEYS[4], '*', 'l', ARGV[3]) end
 return 1
 `)
 
@@ -417,8 +427,8 @@ func (s *Store) insert(ctx context.Context, l *Link) (bool, error) {
 		score = strconv.FormatInt(l.ExpiresAt.UnixMilli(), 10)
 	}
 	n, err := createScript.Exec(ctx, s.c,
-		[]string{s.cfg.Keys.Link(l.Code), s.cfg.Keys.Expiry(p)},
-		[]string{encode(l), pxat, l.Code, score}).AsInt64()
+		[]string{s.cfg.Keys.Link(l.Code), s.cfg.Keys.Expiry(p), s.cfg.Keys.Stream(p)},
+		[]string{encode(l), pxat, l.Code, score, s.event(EventCreated, l)}).AsInt64()
 	if err != nil {
 		return false, fmt.Errorf("create %q: %w", l.Code, err)
 	}
@@ -604,10 +614,10 @@ func (s *Store) Delete(ctx context.Context, code, caller string, admin bool) err
 	}
 	p := s.cfg.Keys.Partition(code)
 	linkKeys := s.cfg.Keys.LinkKeys(code, s.now()) // the record first, then the rest
-	keys := make([]string, 0, len(linkKeys)+2)
-	keys = append(keys, linkKeys[0], s.cfg.Keys.Expiry(p), s.cfg.Keys.Top(p))
+	keys := make([]string, 0, len(linkKeys)+3)
+	keys = append(keys, linkKeys[0], s.cfg.Keys.Expiry(p), s.cfg.Keys.Top(p), s.cfg.Keys.Stream(p))
 	keys = append(keys, linkKeys[1:]...)
-	n, err := deleteScript.Exec(ctx, s.c, keys, []string{raw, code}).AsInt64()
+	n, err := deleteScript.Exec(ctx, s.c, keys, []string{raw, code, s.event(EventDeleted, &l)}).AsInt64()
 	if err != nil {
 		return fmt.Errorf("delete %q: %w", code, err)
 	}

@@ -166,6 +166,22 @@ func (k Keyspace) Top(p int) string { return k.Prefix + "top:" + k.tags[p] }
 // the global click total.
 func (k Keyspace) PartitionClicks(p int) string { return k.Prefix + "stats:" + k.tags[p] + ":clicks" }
 
+// Webhooks is the hash of an owner's webhook subscriptions: subscription
+// ID -> its JSON record (URL, events, secret).
+func (k Keyspace) Webhooks(owner string) string { return k.Prefix + "wh:{" + owner + "}" }
+
+// WebhookQueue is the sorted set of partition p's webhook deliveries, by
+// the Unix ms at which each is due (or its lease ends while one is in
+// flight); members are job IDs "<subscription>:<message>".
+func (k Keyspace) WebhookQueue(p int) string { return k.Prefix + "whq:" + k.tags[p] }
+
+// WebhookJobs is the hash of partition p's queued deliveries: job ID -> job.
+func (k Keyspace) WebhookJobs(p int) string { return k.Prefix + "whj:" + k.tags[p] }
+
+// WebhookDeadLetter is the stream of partition p's deliveries that failed
+// their last try; the API lists and replays them.
+func (k Keyspace) WebhookDeadLetter(p int) string { return k.Prefix + "whdlq:" + k.tags[p] }
+
 // Meta is the hash of settings that must stay the same for every process
 // sharing the keyspace (the partition count).
 func (k Keyspace) Meta() string { return k.Prefix + "meta" }
