@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/shortener/shortener/pkg/obs"
 	"github.com/shortener/shortener/pkg/redisx"
 	"github.com/shortener/shortener/pkg/useragent"
+	"github.com/shortener/shortener/pkg/webhook"
 )
 
 var version = "dev"
@@ -49,6 +51,13 @@ type config struct {
 	sweepInterval                        time.Duration
 	campaignCodes, metricReferers        string
 	metricTags                           string
+
+	webhooks, webhookAllowPrivate                    bool
+	webhookGroup                                     string
+	webhookConcurrency, webhookAttempts              int
+	webhookQueueMax                                  int
+	webhookTimeout, webhookBackoff                   time.Duration
+	webhookMaxBackoff, webhookPoll, webhookRetention time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -74,6 +83,17 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.metricReferers, "metrics-referers", strings.Join(analytics.DefaultMetricReferers, ","), "comma-separated referer domains with their own label value in /metrics; others count as other")
 	fs.StringVar(&c.metricTags, "metrics-tags", "", "comma-separated link tags that get their own click series in /metrics")
 	fs.IntVar(&c.uaCache, "ua-cache", useragent.DefaultCacheSize, "user agents kept classified in the LRU")
+	fs.BoolVar(&c.webhooks, "webhooks", true, "deliver webhooks (a consumer group of its own on the click streams)")
+	fs.StringVar(&c.webhookGroup, "webhook-group", webhook.DefaultGroup, "consumer group of webhook delivery")
+	fs.IntVar(&c.webhookConcurrency, "webhook-concurrency", webhook.DefaultConcurrency, "most webhook deliveries in flight at once")
+	fs.DurationVar(&c.webhookTimeout, "webhook-timeout", webhook.DefaultTimeout, "time limit of one delivery try")
+	fs.IntVar(&c.webhookAttempts, "webhook-attempts", webhook.DefaultMaxAttempts, "tries of a delivery before it becomes a dead letter")
+	fs.DurationVar(&c.webhookBackoff, "webhook-backoff", webhook.DefaultBackoff, "wait after a delivery's first failed try; doubles after each further one")
+	fs.DurationVar(&c.webhookMaxBackoff, "webhook-max-backoff", webhook.DefaultMaxBackoff, "longest wait between two tries of a delivery")
+	fs.DurationVar(&c.webhookPoll, "webhook-poll-interval", webhook.DefaultPollInterval, "how often due retries are looked for when idle")
+	fs.IntVar(&c.webhookQueueMax, "webhook-queue-max", webhook.DefaultQueueMax, "queued deliveries per partition past which reading that partition's stream pauses")
+	fs.DurationVar(&c.webhookRetention, "webhook-dead-letter-retention", webhook.DefaultDeadLetterRetention, "how long a dead letter is kept for replay")
+	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", false, "deliver to localhost and private addresses (refused by default: SSRF guard)")
 	if err := flagenv.Parse(fs, args, getenv); err != nil {
 		return c, err
 	}
@@ -83,8 +103,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if c.batch <= 0 || c.block <= 0 || c.claimIdle <= 0 || c.maxDeliveries <= 0 || c.trimInterval <= 0 || c.uaCache <= 0 || c.sweepInterval <= 0 {
 		return c, errors.New("--batch, --block, --claim-idle, --max-deliveries, --trim-interval, --sweep-interval and --ua-cache must be > 0")
 	}
-	if c.consumer == "" || c.group == "" {
-		return c, errors.New("--consumer and --group must not be empty")
+	if c.consumer == "" || c.group == "" || c.webhookGroup == "" {
+		return c, errors.New("--consumer, --group and --webhook-group must not be empty")
+	}
+	if c.webhookGroup == c.group {
+		return c, errors.New("--webhook-group must differ from --group")
+	}
+	if c.webhookConcurrency <= 0 || c.webhookAttempts <= 0 || c.webhookQueueMax <= 0 || c.webhookTimeout <= 0 ||
+		c.webhookBackoff <= 0 || c.webhookMaxBackoff < c.webhookBackoff || c.webhookPoll <= 0 || c.webhookRetention <= 0 {
+		return c, errors.New("--webhook-concurrency, --webhook-attempts, --webhook-queue-max, --webhook-timeout, --webhook-backoff, --webhook-poll-interval and --webhook-dead-letter-retention must be > 0, and --webhook-max-backoff at least --webhook-backoff")
 	}
 	return c, nil
 }
@@ -166,13 +193,49 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer close(sweepDone)
 		store.RunSweeper(ctx, cfg.sweepInterval, log, func(n int) { expired.Add(float64(n)) })
 	}()
+	hooksDone := make(chan error, 1)
+	if cfg.webhooks {
+		go func() { hooksDone <- runWebhooks(ctx, cfg, ks, classifier, reg, log) }()
+	} else {
+		hooksDone <- nil
+	}
 	err = consumer.Run(ctx)
 	<-sweepDone
+	if herr := <-hooksDone; err == nil {
+		err = herr
+	}
 	if err != nil {
 		return err
 	}
 	log.Info("worker stopped")
 	return nil
+}
+
+// runWebhooks delivers webhooks until ctx ends. Its client has client-side
+// caching on (the worker's own has not): every event's link and
+// subscriptions are looked up through it.
+func runWebhooks(ctx context.Context, cfg config, ks redisx.Keyspace, classifier *useragent.Classifier,
+	reg prometheus.Registerer, log *slog.Logger) error {
+	rdb, err := redisx.Connect(ctx, redisx.Config{URL: cfg.redisURL, ClientName: "shortener-webhooks", DialTimeout: time.Second}, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer rdb.Close()
+	d, err := webhook.NewDispatcher(webhook.DispatcherConfig{
+		Client: rdb, Keys: ks, Group: cfg.webhookGroup, Name: cfg.consumer,
+		Subscriptions: webhook.NewRegistry(rdb, webhook.RegistryConfig{Keys: ks, AllowPrivate: cfg.webhookAllowPrivate}),
+		Links:         link.NewStore(rdb, link.Config{Keys: ks}), Classifier: classifier, AllowPrivate: cfg.webhookAllowPrivate,
+		Concurrency: cfg.webhookConcurrency, Timeout: cfg.webhookTimeout, MaxAttempts: cfg.webhookAttempts,
+		Backoff: cfg.webhookBackoff, MaxBackoff: cfg.webhookMaxBackoff, PollInterval: cfg.webhookPoll,
+		QueueMax: cfg.webhookQueueMax, DeadLetterRetention: cfg.webhookRetention, Log: log, Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+	return d.Run(ctx)
 }
 
 func splitList(s string) []string {
