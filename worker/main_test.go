@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/shortener/shortener/pkg/link"
 	"github.com/shortener/shortener/pkg/redisx"
 	"github.com/shortener/shortener/pkg/redisx/redistest"
+	"github.com/shortener/shortener/pkg/webhook"
 )
 
 type lockedBuffer struct {
@@ -110,6 +112,12 @@ func TestWorkerFlags(t *testing.T) {
 		{"empty group", []string{"--group", ""}, false},
 		{"stray", []string{"extra"}, false},
 		{"bad duration", []string{"--claim-idle", "soon"}, false},
+		{"webhooks off", []string{"--webhooks=false"}, true},
+		{"same groups", []string{"--webhook-group", "analytics"}, false},
+		{"empty webhook group", []string{"--webhook-group", ""}, false},
+		{"zero webhook attempts", []string{"--webhook-attempts", "0"}, false},
+		{"max backoff below backoff", []string{"--webhook-backoff", "10s", "--webhook-max-backoff", "5s"}, false},
+		{"zero concurrency", []string{"--webhook-concurrency", "0"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parseFlags(tc.args, func(string) string { return "" }, io.Discard)
@@ -123,4 +131,65 @@ func TestWorkerFlags(t *testing.T) {
 			assert.True(t, strings.Contains(c.consumer, "-"), "default consumer is hostname-pid, got %q", c.consumer)
 		})
 	}
+}
+
+// TestWorkerDeliversWebhooks runs the worker binary's code with its
+// webhook flags: a link event appended by an edge's store reaches a
+// subscribed receiver, signed.
+func TestWorkerDeliversWebhooks(t *testing.T) {
+	srv := redistest.Start(t)
+	ks, err := redisx.NewKeyspace(srv.Prefix, redisx.DefaultPartitions)
+	require.NoError(t, err)
+	c := srv.Client(t)
+	ctx := context.Background()
+	type delivery struct {
+		id, ts, sig string
+		body        []byte
+	}
+	got := make(chan delivery, 10)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- delivery{r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"), b}
+	}))
+	defer rcv.Close()
+	sub, err := webhook.NewRegistry(c, webhook.RegistryConfig{Keys: ks, AllowPrivate: true}).
+		Create(ctx, "alice", webhook.CreateRequest{URL: rcv.URL + "/in", Events: []string{"link.created"}})
+	require.NoError(t, err)
+
+	ops := freeAddr(t)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	logs := &lockedBuffer{}
+	go func() {
+		done <- run(rctx, []string{"--redis", srv.URL, "--ops-listen", ops, "--key-prefix", srv.Prefix, "--block", "100ms",
+			"--webhook-allow-private", "--webhook-poll-interval", "50ms"}, func(string) string { return "" }, logs)
+	}()
+	// ready once the webhooks group exists: a new group starts at the end
+	require.Eventually(t, func() bool {
+		groups, err := c.Do(ctx, c.B().XinfoGroups().Key(ks.Stream(ks.Partition("hook"))).Build()).ToArray()
+		return err == nil && len(groups) == 2
+	}, 10*time.Second, 10*time.Millisecond, "logs:\n%s", logs)
+	store := link.NewStore(c, link.Config{Keys: ks, Describe: func(l *link.Link) []byte { return []byte(`{"code":"` + l.Code + `"}`) }})
+	_, _, err = store.Create(ctx, link.CreateRequest{URL: "https://example.com/", CustomCode: "hook", Owner: "alice"})
+	require.NoError(t, err)
+	select {
+	case d := <-got:
+		assert.NoError(t, webhook.Verify(sub.Secret, d.id, d.ts, d.sig, d.body, time.Now(), time.Minute))
+		assert.Regexp(t, `^\{"type":"link\.created","timestamp":"[^"]+","data":\{"code":"hook"\}\}$`, string(d.body))
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no delivery; logs:\n%s", logs)
+	}
+	resp, err := http.Get("http://" + ops + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(body), `shortener_worker_webhook_events_total{result="queued"} 1`)
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker did not stop on cancel")
+	}
+	assert.Empty(t, got, "delivered once")
 }
