@@ -102,6 +102,13 @@ const (
 	routeShlink      = "shlink_create"
 	routeBitly       = "bitly_shorten"
 	routeNotFound    = "unknown"
+
+	routeCreateWebhook = "create_webhook"
+	routeListWebhooks  = "list_webhooks"
+	routeGetWebhook    = "get_webhook"
+	routeDeleteWebhook = "delete_webhook"
+	routeDeadLetters   = "webhook_dead_letters"
+	routeReplayWebhook = "replay_webhook"
 )
 
 // Serve answers a request whose path starts with /api/.
@@ -178,6 +185,18 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx, p auth.Principal) string {
 		a.stats(ctx)
 	case routeOpenAPI:
 		a.openAPI(ctx)
+	case routeCreateWebhook:
+		a.createWebhook(ctx, p)
+	case routeListWebhooks:
+		a.listWebhooks(ctx, p)
+	case routeGetWebhook:
+		a.getWebhook(ctx, p, pathParam(path))
+	case routeDeleteWebhook:
+		a.deleteWebhook(ctx, p, pathParam(path))
+	case routeDeadLetters:
+		a.webhookDeadLetters(ctx, p, pathParam(path))
+	case routeReplayWebhook:
+		a.replayWebhook(ctx, p, pathParam(path))
 	}
 	return route
 }

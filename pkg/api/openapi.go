@@ -30,7 +30,7 @@ const (
 // shortener_edge_api_requests_total; "redirect" for /{code}).
 type Endpoint struct {
 	Method string
-	Path   string // a template: {code} and {tag} stand for one path segment
+	Path   string // a template: {code}, {tag} and {id} stand for one path segment
 	Label  string
 }
 
@@ -54,6 +54,12 @@ var Routes = []Endpoint{
 	{"GET", Prefix + "/stats", routeStats},
 	{"GET", Prefix + "/stats/top", routeTop},
 	{"GET", Prefix + "/stats/orphans", routeOrphans},
+	{"GET", Prefix + "/webhooks", routeListWebhooks},
+	{"POST", Prefix + "/webhooks", routeCreateWebhook},
+	{"GET", Prefix + "/webhooks/{id}", routeGetWebhook},
+	{"DELETE", Prefix + "/webhooks/{id}", routeDeleteWebhook},
+	{"GET", Prefix + "/webhooks/{id}/dead-letters", routeDeadLetters},
+	{"POST", Prefix + "/webhooks/{id}/replay", routeReplayWebhook},
 	{"GET", OpenAPIPath, routeOpenAPI},
 	{"POST", ShlinkPath, routeShlink},
 	{"POST", BitlyPath, routeBitly},
@@ -134,12 +140,32 @@ func matchRoute(method, path string) (label, allowed string, found bool) {
 		return only(routeStats, "GET", get)
 	case len(seg) == 1 && seg[0] == "openapi.json":
 		return only(routeOpenAPI, "GET", get)
+	case len(seg) == 1 && seg[0] == "webhooks":
+		switch {
+		case post:
+			return routeCreateWebhook, "", true
+		case get:
+			return routeListWebhooks, "", true
+		}
+		return routeListWebhooks, "GET, POST", true
+	case len(seg) == 2 && seg[0] == "webhooks":
+		switch {
+		case get:
+			return routeGetWebhook, "", true
+		case method == fasthttp.MethodDelete:
+			return routeDeleteWebhook, "", true
+		}
+		return routeGetWebhook, "GET, DELETE", true
+	case len(seg) == 3 && seg[0] == "webhooks" && seg[2] == "dead-letters":
+		return only(routeDeadLetters, "GET", get)
+	case len(seg) == 3 && seg[0] == "webhooks" && seg[2] == "replay":
+		return only(routeReplayWebhook, "POST", post)
 	}
 	return routeNotFound, "", false
 }
 
-// pathParam is the code or tag of a path that matchRoute found: its second
-// segment under Prefix.
+// pathParam is the code, tag or webhook id of a path that matchRoute found:
+// its second segment under Prefix.
 func pathParam(path string) string {
 	seg := strings.Split(strings.TrimPrefix(path, Prefix+"/"), "/")
 	if len(seg) < 2 {

@@ -25,6 +25,7 @@ import (
 	"github.com/shortener/shortener/pkg/analytics"
 	"github.com/shortener/shortener/pkg/link"
 	"github.com/shortener/shortener/pkg/redirect"
+	"github.com/shortener/shortener/pkg/webhook"
 )
 
 // openAPIDoc is the parsed OpenAPI document, as generic JSON.
@@ -207,7 +208,27 @@ func TestOpenAPIRoutes(t *testing.T) {
 
 // concrete fills a path template with sample values.
 func concrete(template string) string {
-	return strings.NewReplacer("{code}", "abc123", "{tag}", "spring").Replace(template)
+	return strings.NewReplacer("{code}", "abc123", "{tag}", "spring", "{id}", sampleWebhookID).Replace(template)
+}
+
+// sampleWebhookID has the shape of a webhook id.
+const sampleWebhookID = "wh_0123456789abcdef01234567"
+
+// TestConcreteFillsEveryTemplate checks concrete knows every placeholder of
+// Routes and of the document, so the tests below probe real paths.
+func TestConcreteFillsEveryTemplate(t *testing.T) {
+	assert.True(t, webhook.ValidID(sampleWebhookID))
+	for _, r := range Routes {
+		if !strings.HasPrefix(r.Path, "/{") {
+			assert.NotContains(t, concrete(r.Path), "{", "concrete(%s)", r.Path)
+		}
+	}
+	for _, o := range operations(t, openAPIDoc(t)) {
+		if o.op["x-route"] != routeRedirect {
+			assert.NotContains(t, concrete(o.path), "{", "concrete(%s)", o.path)
+		}
+	}
+	assert.Equal(t, "/api/v1/webhooks/"+sampleWebhookID+"/replay", concrete(Prefix+"/webhooks/{id}/replay"))
 }
 
 // newRequestCtx returns a request context as the server would build it.
@@ -319,6 +340,18 @@ func TestDispatchRefusals(t *testing.T) {
 		{"GET", ShlinkPath, 405, "POST", routeShlink},
 		{"GET", BitlyPath, 405, "POST", routeBitly},
 		{"get", "/api/v1/links", 405, "GET, POST", routeList},
+		{"GET", "/api/v1/webhooks/" + sampleWebhookID + "/nope", 404, "", routeNotFound},
+		{"GET", "/api/v1/webhooks/" + sampleWebhookID + "/replay/x", 404, "", routeNotFound},
+		{"PUT", "/api/v1/webhooks", 405, "GET, POST", routeListWebhooks},
+		{"DELETE", "/api/v1/webhooks", 405, "GET, POST", routeListWebhooks},
+		{"HEAD", "/api/v1/webhooks", 405, "GET, POST", routeListWebhooks},
+		{"POST", "/api/v1/webhooks/" + sampleWebhookID, 405, "GET, DELETE", routeGetWebhook},
+		{"PATCH", "/api/v1/webhooks/" + sampleWebhookID, 405, "GET, DELETE", routeGetWebhook},
+		{"HEAD", "/api/v1/webhooks/" + sampleWebhookID, 405, "GET, DELETE", routeGetWebhook},
+		{"POST", "/api/v1/webhooks/" + sampleWebhookID + "/dead-letters", 405, "GET", routeDeadLetters},
+		{"DELETE", "/api/v1/webhooks/" + sampleWebhookID + "/dead-letters", 405, "GET", routeDeadLetters},
+		{"GET", "/api/v1/webhooks/" + sampleWebhookID + "/replay", 405, "POST", routeReplayWebhook},
+		{"PUT", "/api/v1/webhooks/" + sampleWebhookID + "/replay", 405, "POST", routeReplayWebhook},
 	}
 	for _, tc := range cases {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
@@ -438,6 +471,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		assert.Contains(t, obj(t, deref(doc, responses["429"]), "headers"), "Retry-After", name)
 	}
 	assert.Contains(t, obj(t, doc, "paths", Prefix+"/links", "post", "responses", "201", "headers"), "Location")
+	assert.Contains(t, obj(t, doc, "paths", Prefix+"/webhooks", "post", "responses", "201", "headers"), "Location")
 	assert.Contains(t, obj(t, doc, "paths", Prefix+"/links/{code}/qr", "get", "responses", "200", "headers"), "ETag")
 	assert.Contains(t, obj(t, doc, "paths", Prefix+"/links/{code}/qr", "get", "responses"), "304")
 	for _, s := range []string{"301", "302", "307", "308"} {
@@ -500,6 +534,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"PatchLink", patchBody{}, false},
 		{"ShlinkCreate", shlinkRequest{}, false},
 		{"BitlyShorten", bitlyRequest{}, false},
+		{"Webhook", webhookJSON{}, true},
+		{"WebhookList", webhookListJSON{}, true},
+		{"DeadLetter", webhook.DeadLetter{}, true},
+		{"DeadLetterList", deadLettersJSON{}, true},
+		{"WebhookReplay", replayJSON{}, true},
+		{"WebhookCreate", webhookCreateBody{}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.schema, func(t *testing.T) {
@@ -527,7 +567,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		})
 	}
 	// Strict bodies refuse unknown fields; the shims' tolerate them.
-	for name, strict := range map[string]bool{"CreateLink": true, "PatchLink": true, "BulkRequest": true, "Rule": true, "ShlinkCreate": false, "BitlyShorten": false} {
+	for name, strict := range map[string]bool{"CreateLink": true, "PatchLink": true, "BulkRequest": true, "Rule": true, "WebhookCreate": true, "ShlinkCreate": false, "BitlyShorten": false} {
 		assert.Equal(t, !strict, obj(t, doc, "components", "schemas", name)["additionalProperties"], "%s additionalProperties", name)
 	}
 }
@@ -711,4 +751,58 @@ func checkExample(doc map[string]any, schema map[string]any, v any, at string) [
 		}
 	}
 	return errs
+}
+
+// TestOpenAPIWebhookContract checks what the document says of webhooks
+// against package webhook: event types, limits, id and secret shapes.
+func TestOpenAPIWebhookContract(t *testing.T) {
+	doc := openAPIDoc(t)
+	schemas := obj(t, doc, "components", "schemas")
+	var events []any
+	for _, e := range webhook.EventTypes {
+		events = append(events, e)
+	}
+	for _, name := range []string{"Webhook", "WebhookCreate"} {
+		props := obj(t, schemas, name, "properties")
+		assert.Equal(t, events, obj(t, props, "events", "items")["enum"], "%s events", name)
+		assert.EqualValues(t, webhook.MaxDescription, obj(t, props, "description")["maxLength"], "%s description", name)
+		assert.EqualValues(t, webhook.MaxURLLen, obj(t, props, "url")["maxLength"], "%s url", name)
+	}
+	assert.Equal(t, events, obj(t, schemas, "DeadLetter", "properties", "type")["enum"])
+	assert.Equal(t, events, obj(t, schemas, "WebhookEvent", "properties", "type")["enum"])
+
+	secret := regexp.MustCompile(obj(t, schemas, "Webhook", "properties", "secret")["pattern"].(string))
+	given := regexp.MustCompile(obj(t, schemas, "WebhookCreate", "properties", "secret")["pattern"].(string))
+	for range 20 {
+		s := webhook.NewSecret()
+		assert.Regexp(t, secret, s)
+		assert.Regexp(t, given, s)
+	}
+	example := obj(t, schemas, "Webhook", "example")["secret"].(string)
+	_, err := webhook.SecretKey(example)
+	assert.NoError(t, err, "the example secret is a valid one")
+
+	idParam := obj(t, doc, "components", "parameters", "webhookId")
+	assert.Equal(t, "id", idParam["name"])
+	assert.True(t, webhook.ValidID(idParam["example"].(string)))
+	idPattern := regexp.MustCompile(obj(t, idParam, "schema")["pattern"].(string))
+	assert.Equal(t, idPattern.String(), obj(t, schemas, "Webhook", "properties", "id")["pattern"])
+	for _, id := range []string{sampleWebhookID, "wh_" + strings.Repeat("f", 24)} {
+		assert.Equal(t, webhook.ValidID(id), idPattern.MatchString(id), id)
+	}
+	for _, id := range []string{"wh_" + strings.Repeat("F", 24), "wh_123", "xx_0123456789abcdef01234567"} {
+		assert.False(t, idPattern.MatchString(id), id)
+		assert.False(t, webhook.ValidID(id), id)
+	}
+
+	var limit map[string]any
+	for _, p := range asSlice(obj(t, doc, "paths", Prefix+"/webhooks/{id}/dead-letters", "get")["parameters"]) {
+		if p := deref(doc, p); p["name"] == "limit" {
+			limit = obj(t, p, "schema")
+		}
+	}
+	require.NotNil(t, limit, "dead-letters documents limit")
+	assert.EqualValues(t, DefaultDeadLetterLimit, limit["default"])
+	assert.EqualValues(t, 1, limit["minimum"])
+	assert.EqualValues(t, MaxDeadLetterLimit, limit["maximum"])
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shortener/shortener/pkg/auth"
 	"github.com/shortener/shortener/pkg/link"
+	"github.com/shortener/shortener/pkg/webhook"
 )
 
 // Problem is an RFC 7807 problem document.
@@ -51,9 +52,9 @@ func WriteProblem(ctx *fasthttp.RequestCtx, status int, typ, title, detail strin
 	ctx.Response.SetBody(b)
 }
 
-// errorStatus maps an error of the link or auth packages to its answer. It
-// is the one place where errors become responses; errors it does not know
-// are internal and their text never reaches the client.
+// errorStatus maps an error of the link, webhook or auth packages to its
+// answer. It is the one place where errors become responses; errors it does
+// not know are internal and their text never reaches the client.
 func errorStatus(err error) (status int, typ, title string, public bool) {
 	switch {
 	case errors.Is(err, link.ErrNotFound):
@@ -78,6 +79,14 @@ func errorStatus(err error) (status int, typ, title string, public bool) {
 		return 400, TypeInvalidBody, "Invalid Request Body", true
 	case errors.Is(err, link.ErrCursor):
 		return 400, TypeInvalidParam, "Invalid Parameter", true
+	case errors.Is(err, webhook.ErrNotFound):
+		return 404, TypeNotFound, "Not Found", true
+	case errors.Is(err, webhook.ErrTooMany):
+		return 409, TypeConflict, "Conflict", true
+	case errors.Is(err, webhook.ErrURL):
+		return 400, TypeInvalidURL, "Invalid URL", true
+	case errors.Is(err, webhook.ErrEvents), errors.Is(err, webhook.ErrSecret), errors.Is(err, webhook.ErrDescription):
+		return 400, TypeInvalidBody, "Invalid Request Body", true
 	case errors.Is(err, auth.ErrUnknownKey):
 		return 401, TypeUnauthorized, "Unauthorized", true
 	}
