@@ -121,6 +121,18 @@ func whdStartDispatcher(t *testing.T, srv *redistest.Server, name string, allowP
 	return subs, reg
 }
 
+// whdSubscribe subscribes through the API, as a user does, and returns
+// the webhook's ID and secret.
+func whdSubscribe(t *testing.T, e *edgeProc, key, url string, events ...string) (id, secret string) {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"url": url, "events": events})
+	require.NoError(t, err)
+	a := do(t, "POST", e.base+"/api/v1/webhooks", key, "application/json", strings.NewReader(string(b)))
+	require.Equal(t, 201, a.status, "%s", a.body)
+	m := a.json(t)
+	return m["id"].(string), m["secret"].(string)
+}
+
 // whdQueued counts queued deliveries over every partition.
 func whdQueued(t *testing.T, c rueidis.Client, ks redisx.Keyspace) (queued, dead int64) {
 	t.Helper()
@@ -145,20 +157,17 @@ const whdBotUA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com
 // while the analytics worker counted every click on time regardless.
 func TestWebhookDeliveryEveryEventOnce(t *testing.T) {
 	srv := redistest.Start(t)
-	e := startEdge(t, srv)
+	e := startEdge(t, srv, "--webhook-allow-private")
 	startWorker(t, srv, "w1")
 	rcv := whdStartReceiver(t, time.Second)
-	subs, reg := whdStartDispatcher(t, srv, "d1", true, 1000)
+	_, reg := whdStartDispatcher(t, srv, "d1", true, 1000)
 	ks, err := redisx.NewKeyspace(srv.Prefix, redisx.DefaultPartitions)
 	require.NoError(t, err)
 	ctx := context.Background()
-	all, err := subs.Create(ctx, "alice", webhook.CreateRequest{URL: rcv.srv.URL + "/all", Events: webhook.EventTypes})
-	require.NoError(t, err)
-	created, err := subs.Create(ctx, "alice", webhook.CreateRequest{URL: rcv.srv.URL + "/created", Events: []string{"link.created"}})
-	require.NoError(t, err)
-	_, err = subs.Create(ctx, "bob", webhook.CreateRequest{URL: rcv.srv.URL + "/bob", Events: webhook.EventTypes})
-	require.NoError(t, err)
 	alice := createKey(t, srv, "alice", false)
+	_, allSecret := whdSubscribe(t, e, alice, rcv.srv.URL+"/all", "click", "link.created", "link.updated", "link.deleted")
+	_, createdSecret := whdSubscribe(t, e, alice, rcv.srv.URL+"/created", "link.created")
+	whdSubscribe(t, e, createKey(t, srv, "bob", false), rcv.srv.URL+"/bob", "click", "link.created", "link.updated", "link.deleted")
 
 	a := createLink(t, e, alice, map[string]any{"url": "https://example.com/hook", "custom_code": "hooked", "tags": []string{"spring"}})
 	require.Equal(t, 201, a.status, "%s", a.body)
@@ -208,9 +217,9 @@ func TestWebhookDeliveryEveryEventOnce(t *testing.T) {
 		key := d.path + " " + d.id
 		assert.False(t, seen[key], "delivered twice: %s", key)
 		seen[key] = true
-		secret := all.Secret
+		secret := allSecret
 		if d.path == "/created" {
-			secret = created.Secret
+			secret = createdSecret
 		}
 		assert.NoError(t, webhook.Verify(secret, d.id, d.ts, d.sig, d.body, time.Now(), 5*time.Minute), "signature of %s", key)
 		var env struct {
@@ -299,16 +308,36 @@ func whdCounter(t *testing.T, reg *prometheus.Registry, name, result string) flo
 // letters.
 func TestWebhookDeliveryDeadLetterAndReplay(t *testing.T) {
 	srv := redistest.Start(t)
-	e := startEdge(t, srv)
+	e := startEdge(t, srv, "--webhook-allow-private")
 	rcv := whdStartReceiver(t, time.Second)
 	rcv.failMode = []string{"500"}
-	subs, reg := whdStartDispatcher(t, srv, "d1", true, 3)
+	_, reg := whdStartDispatcher(t, srv, "d1", true, 3)
 	ks, err := redisx.NewKeyspace(srv.Prefix, redisx.DefaultPartitions)
 	require.NoError(t, err)
-	ctx := context.Background()
-	sub, err := subs.Create(ctx, "carol", webhook.CreateRequest{URL: rcv.srv.URL + "/c", Events: webhook.EventTypes})
-	require.NoError(t, err)
 	carol := createKey(t, srv, "carol", false)
+	subID, secret := whdSubscribe(t, e, carol, rcv.srv.URL+"/c", "click", "link.created", "link.updated", "link.deleted")
+	deadLetters := func(key, query string) (int, []webhook.DeadLetter) {
+		a := do(t, "GET", e.base+"/api/v1/webhooks/"+subID+"/dead-letters"+query, key, "", nil)
+		if a.status != 200 {
+			return a.status, nil
+		}
+		var out struct {
+			DeadLetters []webhook.DeadLetter `json:"dead_letters"`
+		}
+		require.NoError(t, json.Unmarshal(a.body, &out))
+		return a.status, out.DeadLetters
+	}
+	replay := func(key string) (int, int) {
+		a := do(t, "POST", e.base+"/api/v1/webhooks/"+subID+"/replay", key, "", nil)
+		if a.status != 202 {
+			return a.status, 0
+		}
+		var out struct {
+			Replayed int `json:"replayed"`
+		}
+		require.NoError(t, json.Unmarshal(a.body, &out))
+		return a.status, out.Replayed
+	}
 	require.Equal(t, 201, createLink(t, e, carol, map[string]any{"url": "https://example.com/dl", "custom_code": "deadl"}).status)
 	for i := 0; i < 5; i++ {
 		require.Equal(t, 302, do(t, "GET", e.base+"/deadl", "", "", nil).status)
@@ -319,8 +348,8 @@ func TestWebhookDeliveryDeadLetterAndReplay(t *testing.T) {
 	assert.Equal(t, int64(18), rcv.tries.Load(), "3 tries each")
 	assert.Equal(t, float64(6), whdCounter(t, reg, "shortener_worker_webhook_deliveries_total", "dead_letter"))
 
-	dls, err := subs.DeadLetters(ctx, "carol", sub.ID, 100)
-	require.NoError(t, err)
+	status, dls := deadLetters(carol, "")
+	require.Equal(t, 200, status)
 	require.Len(t, dls, 6)
 	types := map[string]int{}
 	for _, d := range dls {
@@ -333,20 +362,21 @@ func TestWebhookDeliveryDeadLetterAndReplay(t *testing.T) {
 		assert.True(t, json.Valid(d.Payload))
 	}
 	assert.Equal(t, map[string]int{"click": 5, "link.created": 1}, types)
-	limited, err := subs.DeadLetters(ctx, "carol", sub.ID, 2)
-	require.NoError(t, err)
-	assert.Len(t, limited, 2)
-	_, err = subs.DeadLetters(ctx, "dave", sub.ID, 100)
-	assert.ErrorIs(t, err, webhook.ErrNotFound)
-	_, err = subs.Replay(ctx, "dave", sub.ID)
-	assert.ErrorIs(t, err, webhook.ErrNotFound)
+	status, limited := deadLetters(carol, "?limit=2")
+	require.Equal(t, 200, status)
+	assert.Equal(t, dls[:2], limited, "the most recent failures first")
+	dave := createKey(t, srv, "dave", false)
+	status, _ = deadLetters(dave, "")
+	assert.Equal(t, 404, status, "another owner's webhook")
+	status, _ = replay(dave)
+	assert.Equal(t, 404, status)
 
 	rcv.healthy.Store(true)
-	n, err := subs.Replay(ctx, "carol", sub.ID)
-	require.NoError(t, err)
+	status, n := replay(carol)
+	require.Equal(t, 202, status)
 	assert.Equal(t, 6, n)
-	n, err = subs.Replay(ctx, "carol", sub.ID) // nothing left to replay
-	require.NoError(t, err)
+	status, n = replay(carol) // nothing left to replay
+	require.Equal(t, 202, status)
 	assert.Equal(t, 0, n)
 	require.Eventually(t, func() bool { return len(rcv.got()) == 6 }, 10*time.Second, 10*time.Millisecond)
 	time.Sleep(200 * time.Millisecond)
@@ -355,7 +385,7 @@ func TestWebhookDeliveryDeadLetterAndReplay(t *testing.T) {
 	ids := map[string]bool{}
 	for _, d := range got {
 		ids[d.id] = true
-		assert.NoError(t, webhook.Verify(sub.Secret, d.id, d.ts, d.sig, d.body, time.Now(), time.Minute))
+		assert.NoError(t, webhook.Verify(secret, d.id, d.ts, d.sig, d.body, time.Now(), time.Minute))
 	}
 	assert.Len(t, ids, 6)
 	for _, d := range dls {
@@ -364,8 +394,8 @@ func TestWebhookDeliveryDeadLetterAndReplay(t *testing.T) {
 	q, dead := whdQueued(t, srv.Client(t), ks)
 	assert.Equal(t, int64(0), q)
 	assert.Equal(t, int64(0), dead)
-	dls, err = subs.DeadLetters(ctx, "carol", sub.ID, 100)
-	require.NoError(t, err)
+	status, dls = deadLetters(carol, "")
+	require.Equal(t, 200, status)
 	assert.Empty(t, dls)
 }
 
