@@ -17,6 +17,8 @@ export SHORTENER_REDIS="redis://127.0.0.1:$REDIS_PORT"
 export SHORTENER_LOG_FORMAT=${SHORTENER_LOG_FORMAT:-text}
 export SHORTENER_LISTEN=${SHORTENER_LISTEN:-127.0.0.1:$EDGE_PORT}
 export SHORTENER_BASE_URL=${SHORTENER_BASE_URL:-http://localhost:$EDGE_PORT}
+# a local trial: webhooks may go to a receiver on this machine
+export SHORTENER_WEBHOOK_ALLOW_PRIVATE=${SHORTENER_WEBHOOK_ALLOW_PRIVATE:-true}
 pids=()
 cleanup() {
   kill "${pids[@]}" 2>/dev/null || true
@@ -37,6 +39,7 @@ cat <<MSG
     curl -s -X POST $SHORTENER_BASE_URL/api/v1/links -H 'Content-Type: application/json' -d '{"url":"https://example.com/hello?x=1"}'
     curl -i $SHORTENER_BASE_URL/CODE        # CODE from the answer above
   An API key:  SHORTENER_REDIS=$SHORTENER_REDIS bin/edge keys create --owner you
+  Webhooks, the analytics page: see README.md (API > Webhooks) and $SHORTENER_BASE_URL/ui/
 
   Ctrl-C stops everything.
 MSG
