@@ -600,7 +600,17 @@ func (c *Consumer) Trim(ctx context.Context, p int) error {
 			if err != nil || len(sum) < 2 {
 				return fmt.Errorf("xpending %s %s: %w", key, name, err)
 			}
-			candidate, _ = sum[1].ToString()
+			// The group may have acknowledged everything since XINFO: then
+			// nothing is pending and every entry up to last (read before)
+			// is done; keep last.
+			if n, _ := sum[0].AsInt64(); n > 0 {
+				if candidate, err = sum[1].ToString(); err != nil {
+					return fmt.Errorf("xpending %s %s: %w", key, name, err)
+				}
+			}
+		}
+		if candidate == "" {
+			return nil // a group whose position is unknown: trim nothing this round
 		}
 		if minID == "" || lessID(candidate, minID) {
 			minID = candidate
