@@ -49,13 +49,14 @@ func (h *harness) startEdge(ctx context.Context, g *procs, name, redisURL, admin
 }
 
 // startWorker runs bin/worker against redisURL as consumer and waits for /readyz.
-func (h *harness) startWorker(ctx context.Context, g *procs, name, redisURL, consumer string) (*service, error) {
+func (h *harness) startWorker(ctx context.Context, g *procs, name, redisURL, consumer string, extra ...string) (*service, error) {
 	ops, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	p, err := g.start(name, h.bins["worker"], "--redis", redisURL, "--ops-listen", "127.0.0.1:"+strconv.Itoa(ops),
-		"--consumer", consumer, "--log-format", "text", "--log-level", "warn")
+	args := append([]string{"--redis", redisURL, "--ops-listen", "127.0.0.1:" + strconv.Itoa(ops),
+		"--consumer", consumer, "--log-format", "text", "--log-level", "warn"}, extra...)
+	p, err := g.start(name, h.bins["worker"], args...)
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,11 @@ type workerRun struct {
 	Gone         int64
 	Dead         int64
 	Dup          int64
+	// Webhooks: the workers ran their webhooks group too, created before
+	// the backlog (no subscriptions: every event is read and acknowledged);
+	// WebhooksElapsed is when that group had handled every event.
+	Webhooks        bool
+	WebhooksElapsed time.Duration
 }
 
 // redisBench is one line of redis-benchmark -q.
@@ -68,13 +73,13 @@ func (h *harness) worker(ctx context.Context) error {
 		if waited, busy := waitQuiet(ctx, o.quietWait, o.maxOther); waited > 3*time.Second || busy > o.maxOther {
 			h.logf("waited %s for other processes to calm down (last 2 s: %.2f cores busy)", waited.Round(time.Second), busy)
 		}
-		r, err := h.drainRun(ctx, g, rs, ks, codes, n, o.workerEvents, fmt.Sprintf("drain%d", n), nil)
+		r, err := h.drainRun(ctx, g, rs, ks, codes, n, o.workerEvents, fmt.Sprintf("drain%d", n), false, nil)
 		if err != nil {
 			return err
 		}
 		if n == 1 && r.OtherCores > o.maxOther && o.retries > 0 {
 			h.logf("1 worker: %.0f events/s while other processes used %.2f cores: repeating it", r.EventsPerSec, r.OtherCores)
-			again, err := h.drainRun(ctx, g, rs, ks, codes, n, o.workerEvents, "drain1-again", nil)
+			again, err := h.drainRun(ctx, g, rs, ks, codes, n, o.workerEvents, "drain1-again", false, nil)
 			if err != nil {
 				return err
 			}
@@ -91,12 +96,23 @@ func (h *harness) worker(ctx context.Context) error {
 		}
 	}
 
+	// The default worker also runs the webhooks group: the same drain with
+	// that group reading every event (no subscriptions) beside analytics.
+	waitQuiet(ctx, o.quietWait, o.maxOther)
+	hooks, err := h.drainRun(ctx, g, rs, ks, codes, 1, o.workerEvents, "drain1-webhooks", true, nil)
+	if err != nil {
+		return err
+	}
+	wr.Runs = append(wr.Runs, hooks)
+	h.logf("1 worker with the webhooks group: %.0f events/s (analytics); the webhooks group done after %s",
+		hooks.EventsPerSec, hooks.WebhooksElapsed.Round(time.Millisecond))
+
 	if o.profile > 0 && h.res.PerfNote == "" {
 		// Enough events for the profile to see only the steady drain.
 		events := int(wr.Runs[0].EventsPerSec * (o.profile.Seconds() + 3))
 		events = max(min(events, 2*o.workerEvents), 10000)
 		var prof profileResult
-		_, err := h.drainRun(ctx, g, rs, ks, codes, 1, events, "profiled", func(worker *proc) error {
+		_, err := h.drainRun(ctx, g, rs, ks, codes, 1, events, "profiled", false, func(worker *proc) error {
 			file := filepath.Join(g.dir, "perf-worker.data")
 			pcmd, line, err := perfRecord(ctx, file, o.profile)
 			if err != nil {
@@ -143,9 +159,11 @@ func (h *harness) worker(ctx context.Context) error {
 
 // drainRun flushes Redis, preloads the links and events, starts workers
 // and waits until every event is handled. during, if set, runs once the
-// first worker is ready.
-func (h *harness) drainRun(ctx context.Context, g *procs, rs *redisServer, ks redisx.Keyspace, codes []string, workers, events int, name string, during func(*proc) error) (workerRun, error) {
-	r := workerRun{Name: name, Workers: workers, Events: events}
+// first worker is ready. Without webhooks the workers run --webhooks=false;
+// with it, the webhooks group is created before the workers start, so it
+// reads the whole backlog too.
+func (h *harness) drainRun(ctx context.Context, g *procs, rs *redisServer, ks redisx.Keyspace, codes []string, workers, events int, name string, webhooks bool, during func(*proc) error) (workerRun, error) {
+	r := workerRun{Name: name, Workers: workers, Events: events, Webhooks: webhooks}
 	if err := rs.flushAll(ctx); err != nil {
 		return r, err
 	}
@@ -158,6 +176,15 @@ func (h *harness) drainRun(ctx context.Context, g *procs, rs *redisServer, ks re
 		return r, fmt.Errorf("preload events: %w", err)
 	}
 	r.PreloadTime = time.Since(t)
+	extra := []string{"--webhooks=false"}
+	if webhooks {
+		extra = nil
+		for p := 0; p < ks.Partitions; p++ {
+			if err := rs.client.Do(ctx, rs.client.B().XgroupCreate().Key(ks.Stream(p)).Group("webhooks").Id("0").Mkstream().Build()).Error(); err != nil {
+				return r, fmt.Errorf("create the webhooks group: %w", err)
+			}
+		}
+	}
 	h.logf("%s: preloaded %d links and %d events in %s", name, len(codes), events, r.PreloadTime.Round(time.Millisecond))
 	cs0, err := rs.commandStats(ctx)
 	if err != nil {
@@ -167,7 +194,7 @@ func (h *harness) drainRun(ctx context.Context, g *procs, rs *redisServer, ks re
 	start := time.Now()
 	var ws []*service
 	for i := 0; i < workers; i++ {
-		w, err := h.startWorker(ctx, g, fmt.Sprintf("worker-%s-%d", name, i+1), rs.url, fmt.Sprintf("bench-%s-%d", name, i+1))
+		w, err := h.startWorker(ctx, g, fmt.Sprintf("worker-%s-%d", name, i+1), rs.url, fmt.Sprintf("bench-%s-%d", name, i+1), extra...)
 		if err != nil {
 			return r, err
 		}
@@ -200,6 +227,26 @@ func (h *harness) drainRun(ctx context.Context, g *procs, rs *redisServer, ks re
 		}
 	}
 	r.Elapsed = time.Since(start)
+	if webhooks {
+		for {
+			left, err := groupBacklog(ctx, rs, ks, "webhooks")
+			if err != nil {
+				return r, err
+			}
+			if left == 0 {
+				break
+			}
+			if time.Since(start) > r.Elapsed+5*time.Minute {
+				return r, fmt.Errorf("%s: the webhooks group still has %d events to read", name, left)
+			}
+			select {
+			case <-ctx.Done():
+				return r, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		r.WebhooksElapsed = time.Since(start)
+	}
 	r.RedisCores = (rs.cpu() - redis0).Seconds() / r.Elapsed.Seconds()
 	for _, w := range ws {
 		r.WorkerCores += w.cpu().Seconds() / r.Elapsed.Seconds()
@@ -217,6 +264,32 @@ func (h *harness) drainRun(ctx context.Context, g *procs, rs *redisServer, ks re
 		w.stop(15 * time.Second)
 	}
 	return r, nil
+}
+
+// groupBacklog is what group has not read or not acknowledged yet, over
+// every partition (XINFO GROUPS lag + pending).
+func groupBacklog(ctx context.Context, rs *redisServer, ks redisx.Keyspace, group string) (int64, error) {
+	var n int64
+	for p := 0; p < ks.Partitions; p++ {
+		groups, err := rs.client.Do(ctx, rs.client.B().XinfoGroups().Key(ks.Stream(p)).Build()).ToArray()
+		if err != nil {
+			return 0, err
+		}
+		for _, g := range groups {
+			info, err := g.AsMap()
+			if err != nil {
+				return 0, err
+			}
+			name, lag, pending := info["name"], info["lag"], info["pending"]
+			if s, _ := name.ToString(); s != group {
+				continue
+			}
+			l, _ := lag.AsInt64()
+			pe, _ := pending.AsInt64()
+			n += l + pe
+		}
+	}
+	return n, nil
 }
 
 var benchLineRe = regexp.MustCompile(`^([A-Za-z_]+)[^:]*: ([\d.]+) requests per second(?:, p50=([\d.]+ msec))?`)
