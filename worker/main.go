@@ -75,7 +75,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.IntVar(&c.batch, "batch", analytics.DefaultBatch, "most events read and applied at once")
 	fs.DurationVar(&c.block, "block", analytics.DefaultBlock, "how long one read waits for new events")
-	fs.DurationVar(&c.claimIdle, "claim-idle", analytics.DefaultClaimIdle, "idle time after which another worker's pending events are taken over (XAUTOCLAIM)")
+	fs.DurationVar(&c.claimIdle, "claim-idle", analytics.DefaultClaimIdle, "idle time after which another worker's pending events are taken over (XAUTOCLAIM), by the analytics and the webhooks groups")
 	fs.IntVar(&c.maxDeliveries, "max-deliveries", analytics.DefaultMaxDeliveries, "deliveries after which an event goes to the dead-letter stream")
 	fs.DurationVar(&c.trimInterval, "trim-interval", analytics.DefaultTrimInterval, "how often streams are trimmed behind every consumer group")
 	fs.DurationVar(&c.sweepInterval, "sweep-interval", 5*time.Second, "how often expired links are tombstoned and their analytics deleted")
@@ -230,7 +230,7 @@ func runWebhooks(ctx context.Context, cfg config, ks redisx.Keyspace, classifier
 		Links:         link.NewStore(rdb, link.Config{Keys: ks}), Classifier: classifier, AllowPrivate: cfg.webhookAllowPrivate,
 		Concurrency: cfg.webhookConcurrency, Timeout: cfg.webhookTimeout, MaxAttempts: cfg.webhookAttempts,
 		Backoff: cfg.webhookBackoff, MaxBackoff: cfg.webhookMaxBackoff, PollInterval: cfg.webhookPoll,
-		QueueMax: cfg.webhookQueueMax, DeadLetterRetention: cfg.webhookRetention, Log: log, Registry: reg,
+		QueueMax: cfg.webhookQueueMax, DeadLetterRetention: cfg.webhookRetention, ClaimIdle: cfg.claimIdle, Log: log, Registry: reg,
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"sort"
@@ -294,4 +295,83 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// TestFaultWebhooksKillWorkerAndRestartRedis: clicks under load are
+// delivered to a receiver that fails every request while a worker is
+// killed with SIGKILL and Redis restarts; once it recovers, every counted
+// click has arrived exactly once per event ID, signed.
+func TestFaultWebhooksKillWorkerAndRestartRedis(t *testing.T) {
+	s := newSystem(t, "--webhook-allow-private")
+	var healthy atomic.Bool
+	var failed atomic.Int64
+	var mu sync.Mutex
+	got := map[string]int{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !healthy.Load() {
+			failed.Add(1)
+			http.Error(w, "down", 503)
+			return
+		}
+		if !strings.Contains(string(body), `"type":"click"`) {
+			http.Error(w, "not a click", 400)
+			return
+		}
+		mu.Lock()
+		got[r.Header.Get("webhook-id")]++
+		mu.Unlock()
+		w.WriteHeader(200)
+	}))
+	defer rcv.Close()
+	req, _ := http.NewRequest("POST", "http://"+s.listen+"/api/v1/webhooks",
+		strings.NewReader(`{"url":"`+rcv.URL+`/in","events":["click"]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+faultAdminKey)
+	resp, err := s.hc.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 201, resp.StatusCode)
+
+	flags := []string{"--webhook-allow-private", "--webhook-timeout", "1s", "--webhook-backoff", "100ms",
+		"--webhook-max-backoff", "500ms", "--webhook-poll-interval", "50ms", "--webhook-attempts", "1000"}
+	victim := s.startWorker(flags...)
+	s.startWorker(flags...)
+	time.Sleep(500 * time.Millisecond) // both have their groups; the webhooks group starts at the end
+	ctx, cancel := context.WithCancel(context.Background())
+	l := s.load(ctx, 4, 2*time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
+	require.NoError(t, victim.Process.Kill()) // leased deliveries and unqueued entries in hand
+	_ = victim.Wait()
+	time.Sleep(1500 * time.Millisecond)
+	s.redis.Shutdown(t)
+	time.Sleep(time.Second)
+	s.redis.Start(t)
+	time.Sleep(1500 * time.Millisecond)
+	cancel()
+	s.account(l)
+	counted, ok := s.totalClicks()
+	require.True(t, ok)
+	require.Positive(t, failed.Load(), "the receiver failed requests before it recovered")
+	healthy.Store(true)
+	ok = assert.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return int64(len(got)) == counted
+	}, 90*time.Second, 100*time.Millisecond)
+	time.Sleep(2 * time.Second) // a duplicate would arrive by now
+	mu.Lock()
+	defer mu.Unlock()
+	var dup int
+	for id, n := range got {
+		if n != 1 {
+			dup++
+			t.Errorf("event %s delivered %d times", id, n)
+		}
+	}
+	t.Logf("%d clicks counted; %d events delivered (%d twice); %d failed tries before the receiver recovered",
+		counted, len(got), dup, failed.Load())
+	if !ok {
+		t.Errorf("delivered %d distinct events of %d clicks", len(got), counted)
+	}
 }

@@ -77,9 +77,13 @@ type DispatcherConfig struct {
 	QueueMax int
 	// DeadLetterRetention is how long a dead letter is kept for replay.
 	DeadLetterRetention time.Duration
-	Log                 *slog.Logger
-	Registry            prometheus.Registerer
-	Now                 func() time.Time
+	// ClaimIdle is how long a stream entry stays pending with a consumer
+	// (a dispatcher that died before queueing it) before another takes it
+	// over; 0 means 30 s.
+	ClaimIdle time.Duration
+	Log       *slog.Logger
+	Registry  prometheus.Registerer
+	Now       func() time.Time
 }
 
 // Dispatcher delivers webhooks. It is safe for concurrent use; Run does
@@ -125,6 +129,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	def(&cfg.MaxBackoff, DefaultMaxBackoff)
 	def(&cfg.PollInterval, DefaultPollInterval)
 	def(&cfg.DeadLetterRetention, DefaultDeadLetterRetention)
+	def(&cfg.ClaimIdle, defaultClaimIdle)
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
@@ -137,7 +142,10 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.HTTP == nil {
 		cfg.HTTP = NewHTTPClient(cfg.AllowPrivate, cfg.Timeout, cfg.Concurrency)
 	}
-	d := &Dispatcher{cfg: cfg, now: cfg.Now, lease: cfg.Timeout + 30*time.Second,
+	// A try lasts at most Timeout (the HTTP client's limit), then its
+	// outcome is recorded: a lease of twice that and some leaves no doubt
+	// that a leased job whose lease ended has nobody working on it.
+	d := &Dispatcher{cfg: cfg, now: cfg.Now, lease: 2*cfg.Timeout + 5*time.Second,
 		wake: make(chan struct{}, 1), free: make(chan struct{}, 1), full: make([]atomic.Bool, cfg.Keys.Partitions)}
 	if d.now == nil {
 		d.now = time.Now
@@ -274,7 +282,7 @@ func (d *Dispatcher) readPartition(ctx context.Context, p int) {
 				fail("queue", err)
 			}
 		}
-		if time.Since(lastClaim) >= defaultClaimIdle/2 {
+		if time.Since(lastClaim) >= d.cfg.ClaimIdle/2 {
 			lastClaim = time.Now()
 			if err := d.reclaim(ctx, p); err != nil && ctx.Err() == nil {
 				d.cfg.Log.Warn("webhooks: reclaim failed", "partition", p, "err", err)
@@ -313,7 +321,7 @@ func (d *Dispatcher) reclaim(ctx context.Context, p int) error {
 	cursor := "0-0"
 	for {
 		arr, err := cl.Do(ctx, cl.B().Xautoclaim().Key(key).Group(d.cfg.Group).Consumer(d.cfg.Name).
-			MinIdleTime(strconv.FormatInt(defaultClaimIdle.Milliseconds(), 10)).Start(cursor).Count(defaultBatch).Build()).ToArray()
+			MinIdleTime(strconv.FormatInt(d.cfg.ClaimIdle.Milliseconds(), 10)).Start(cursor).Count(defaultBatch).Build()).ToArray()
 		if err != nil {
 			return fmt.Errorf("xautoclaim %s: %w", key, err)
 		}
