@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -197,13 +196,7 @@ func VisitorKey(ctx context.Context, c rueidis.Client, ks redisx.Keyspace, fresh
 // EnsureGroups creates the consumer group on every partition's stream (from
 // the stream's start, so events appended before the first worker are kept).
 func (c *Consumer) EnsureGroups(ctx context.Context) error {
-	for p := 0; p < c.cfg.Keys.Partitions; p++ {
-		err := c.cfg.Client.Do(ctx, c.cfg.Client.B().XgroupCreate().Key(c.cfg.Keys.Stream(p)).Group(c.cfg.Group).Id("0").Mkstream().Build()).Error()
-		if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-			return fmt.Errorf("cannot create group %q on %s: %w", c.cfg.Group, c.cfg.Keys.Stream(p), err)
-		}
-	}
-	return nil
+	return redisx.EnsureGroup(ctx, c.cfg.Client, c.cfg.Keys, c.cfg.Group, "0")
 }
 
 // Run reads and applies every partition until ctx ends. On cancellation,
@@ -212,20 +205,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err := c.EnsureGroups(ctx); err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	for p := 0; p < c.cfg.Keys.Partitions; p++ {
-		wg.Add(1)
-		go func(p int) {
-			defer wg.Done()
-			c.runPartition(ctx, p)
-		}(p)
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.runJanitor(ctx)
-	}()
-	wg.Wait()
+	redisx.RunPartitions(ctx, c.cfg.Keys.Partitions, c.runPartition, c.runJanitor)
 	return nil
 }
 
@@ -475,43 +455,27 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 // longer than ClaimIdle, and applies them; entries delivered more than
 // MaxDeliveries times go to the dead-letter stream instead.
 func (c *Consumer) Reclaim(ctx context.Context, p int) error {
-	cl := c.cfg.Client
-	key := c.cfg.Keys.Stream(p)
-	cursor := "0-0"
-	for {
-		arr, err := cl.Do(ctx, cl.B().Xautoclaim().Key(key).Group(c.cfg.Group).Consumer(c.cfg.Name).
-			MinIdleTime(strconv.FormatInt(c.cfg.ClaimIdle.Milliseconds(), 10)).Start(cursor).Count(int64(c.cfg.Batch)).Build()).ToArray()
-		if err != nil {
-			return fmt.Errorf("xautoclaim %s: %w", key, err)
-		}
-		if len(arr) < 2 {
-			return fmt.Errorf("xautoclaim %s: short reply", key)
-		}
-		cursor, _ = arr[0].ToString()
-		entries, err := parseEntries(arr[1])
-		if err != nil {
-			return fmt.Errorf("xautoclaim %s: %w", key, err)
-		}
-		if len(arr) > 2 {
-			if deleted, _ := arr[2].AsStrSlice(); len(deleted) > 0 {
-				c.m.lost.Add(float64(len(deleted)))
-				c.cfg.Log.Error("pending entries were trimmed before being applied: clicks lost", "partition", p, "count", len(deleted))
+	return redisx.AutoClaim(ctx, c.cfg.Client, c.cfg.Keys.Stream(p), c.cfg.Group, c.cfg.Name, c.cfg.ClaimIdle, int64(c.cfg.Batch),
+		func(m rueidis.RedisMessage, deleted int) error {
+			if deleted > 0 {
+				c.m.lost.Add(float64(deleted))
+				c.cfg.Log.Error("pending entries were trimmed before being applied: clicks lost", "partition", p, "count", deleted)
 			}
-		}
-		if len(entries) > 0 {
+			entries, err := parseEntries(m)
+			if err != nil {
+				return fmt.Errorf("xautoclaim %s: %w", c.cfg.Keys.Stream(p), err)
+			}
+			if len(entries) == 0 {
+				return nil
+			}
 			c.m.reclaimed.Add(float64(len(entries)))
 			dead, err := c.overDelivered(ctx, p, entries)
 			if err != nil {
 				return err
 			}
-			if _, err := c.apply(ctx, p, entries, dead); err != nil {
-				return err
-			}
-		}
-		if cursor == "0-0" || cursor == "" {
-			return nil
-		}
-	}
+			_, err = c.apply(ctx, p, entries, dead)
+			return err
+		})
 }
 
 // overDelivered returns the entries (by index) delivered more than

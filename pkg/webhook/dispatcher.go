@@ -152,7 +152,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	}
 	events := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shortener_worker_webhook_events_total",
-		Help: "Stream entries the webhooks group handled, by result: queued (deliveries queued), no_subscriber, skipped (HEAD requests and orphan visits), link_gone (a click of a link deleted or expired meanwhile), malformed.",
+		Help: "Stream entries the webhooks group handled, by result: queued (deliveries queued), no_subscriber, skipped (HEAD requests and orphan visits), link_gone (a click of a link deleted or expired meanwhile), malformed, lost (trimmed before being queued).",
 	}, []string{"result"})
 	deliveries := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shortener_worker_webhook_deliveries_total",
@@ -186,7 +186,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 			}
 		}
 	}
-	for _, r := range []string{"queued", "no_subscriber", "skipped", "link_gone", "malformed"} {
+	for _, r := range []string{"queued", "no_subscriber", "skipped", "link_gone", "malformed", "lost"} {
 		events.WithLabelValues(r)
 	}
 	for _, r := range []string{"delivered", "failed", "dead_letter", "subscription_gone"} {
@@ -200,14 +200,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 // new group starts at the stream's end: events from before webhooks were
 // turned on are not delivered.
 func (d *Dispatcher) EnsureGroups(ctx context.Context) error {
-	cl := d.cfg.Client
-	for p := 0; p < d.cfg.Keys.Partitions; p++ {
-		err := cl.Do(ctx, cl.B().XgroupCreate().Key(d.cfg.Keys.Stream(p)).Group(d.cfg.Group).Id("$").Mkstream().Build()).Error()
-		if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-			return fmt.Errorf("cannot create group %q on %s: %w", d.cfg.Group, d.cfg.Keys.Stream(p), err)
-		}
-	}
-	return nil
+	return redisx.EnsureGroup(ctx, d.cfg.Client, d.cfg.Keys, d.cfg.Group, "$")
 }
 
 // Run reads events and delivers webhooks until ctx ends; deliveries in
@@ -216,24 +209,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	if err := d.EnsureGroups(ctx); err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	for p := 0; p < d.cfg.Keys.Partitions; p++ {
-		wg.Add(1)
-		go func(p int) {
-			defer wg.Done()
-			d.readPartition(ctx, p)
-		}(p)
-	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		d.deliverLoop(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		d.janitor(ctx)
-	}()
-	wg.Wait()
+	redisx.RunPartitions(ctx, d.cfg.Keys.Partitions, d.readPartition, d.deliverLoop, d.janitor)
 	return nil
 }
 
@@ -316,32 +292,22 @@ func (d *Dispatcher) read(ctx context.Context, p int, id string) ([]rueidis.XRan
 // reclaim takes over entries pending with any consumer of the group for
 // longer than the claim idle time (a dispatcher that died) and queues them.
 func (d *Dispatcher) reclaim(ctx context.Context, p int) error {
-	cl := d.cfg.Client
 	key := d.cfg.Keys.Stream(p)
-	cursor := "0-0"
-	for {
-		arr, err := cl.Do(ctx, cl.B().Xautoclaim().Key(key).Group(d.cfg.Group).Consumer(d.cfg.Name).
-			MinIdleTime(strconv.FormatInt(d.cfg.ClaimIdle.Milliseconds(), 10)).Start(cursor).Count(defaultBatch).Build()).ToArray()
-		if err != nil {
-			return fmt.Errorf("xautoclaim %s: %w", key, err)
-		}
-		if len(arr) < 2 {
-			return fmt.Errorf("xautoclaim %s: short reply", key)
-		}
-		cursor, _ = arr[0].ToString()
-		entries, err := arr[1].AsXRange()
-		if err != nil {
-			return fmt.Errorf("xautoclaim %s: %w", key, err)
-		}
-		if len(entries) > 0 {
-			if err := d.handle(ctx, p, entries); err != nil {
-				return err
+	return redisx.AutoClaim(ctx, d.cfg.Client, key, d.cfg.Group, d.cfg.Name, d.cfg.ClaimIdle, defaultBatch,
+		func(m rueidis.RedisMessage, deleted int) error {
+			if deleted > 0 {
+				d.m.events.WithLabelValues("lost").Add(float64(deleted))
+				d.cfg.Log.Error("webhooks: pending events were trimmed before being queued: deliveries lost", "partition", p, "count", deleted)
 			}
-		}
-		if cursor == "0-0" || cursor == "" {
-			return nil
-		}
-	}
+			entries, err := m.AsXRange()
+			if err != nil {
+				return fmt.Errorf("xautoclaim %s: %w", key, err)
+			}
+			if len(entries) == 0 {
+				return nil
+			}
+			return d.handle(ctx, p, entries)
+		})
 }
 
 // MessageID is the webhook-id of the event at stream entry id of
