@@ -355,7 +355,7 @@ func writeWorker(p func(string, ...any), wr *workerResults) {
 	p("")
 	for _, h := range wr.Runs {
 		if h.Webhooks {
-			p("The runs above use `--webhooks=false`. The default worker also reads every event in its `webhooks` consumer "+
+			p("The other runs use `--webhooks=false`. The default worker also reads every event in its `webhooks` consumer "+
 				"group; with that group created before the backlog (no subscriptions, so each event is read, its link looked "+
 				"up through the client-side cache, and acknowledged) one worker applied analytics at %s events/s, %.0f%% of "+
 				"the run without it, and the webhooks group had read every event after %s.",
