@@ -93,7 +93,7 @@ func (r *whdReceiver) got() []whdDelivery {
 
 // whdStartDispatcher runs the worker's webhook dispatcher until the test
 // ends, with a caching client as the worker's, short backoffs and polls.
-func whdStartDispatcher(t *testing.T, srv *redistest.Server, name string, allowPrivate bool, attempts int) (*webhook.Registry, *prometheus.Registry) {
+func whdStartDispatcher(t *testing.T, srv *redistest.Server, name string, allowPrivate bool, attempts int, mod ...func(*webhook.DispatcherConfig)) (*webhook.Registry, *prometheus.Registry) {
 	t.Helper()
 	ks, err := redisx.NewKeyspace(srv.Prefix, redisx.DefaultPartitions)
 	require.NoError(t, err)
@@ -105,12 +105,16 @@ func whdStartDispatcher(t *testing.T, srv *redistest.Server, name string, allowP
 	require.NoError(t, err)
 	subs := webhook.NewRegistry(c, webhook.RegistryConfig{Keys: ks, AllowPrivate: true})
 	reg := prometheus.NewRegistry()
-	d, err := webhook.NewDispatcher(webhook.DispatcherConfig{
+	cfg := webhook.DispatcherConfig{
 		Client: c, Keys: ks, Name: name, Subscriptions: subs, Links: link.NewStore(c, link.Config{Keys: ks}),
 		Classifier: cls, AllowPrivate: allowPrivate, Timeout: 300 * time.Millisecond, MaxAttempts: attempts,
 		Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond,
 		Log: log, Registry: reg,
-	})
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	d, err := webhook.NewDispatcher(cfg)
 	require.NoError(t, err)
 	ctx := context.Background()
 	require.NoError(t, d.EnsureGroups(ctx)) // before any event: a new group starts at the stream's end
@@ -421,4 +425,59 @@ func TestWebhookDeliveryRefusesPrivateTargets(t *testing.T) {
 	assert.Nil(t, dls[0].LastStatus)
 	assert.Contains(t, dls[0].LastError, "is not a public address")
 	assert.Equal(t, int64(0), rcv.tries.Load())
+}
+
+// TestWebhookDeliveryQueueIsBounded: while a receiver is down, a
+// partition's queue stops growing at --webhook-queue-max (plus one read
+// batch) and the rest waits unread in the stream; when the receiver
+// recovers, reading resumes and every event arrives once.
+func TestWebhookDeliveryQueueIsBounded(t *testing.T) {
+	srv := redistest.Start(t)
+	e := startEdge(t, srv, "--webhook-allow-private")
+	rcv := whdStartReceiver(t, time.Second)
+	rcv.failMode = []string{"500"}
+	_, _ = whdStartDispatcher(t, srv, "d1", true, 1000, func(c *webhook.DispatcherConfig) { c.QueueMax = 5 })
+	ks, err := redisx.NewKeyspace(srv.Prefix, redisx.DefaultPartitions)
+	require.NoError(t, err)
+	frank := createKey(t, srv, "frank", false)
+	whdSubscribe(t, e, frank, rcv.srv.URL+"/f", "click")
+	require.Equal(t, 201, createLink(t, e, frank, map[string]any{"url": "https://example.com/q", "custom_code": "bounded"}).status)
+	p := ks.Partition("bounded")
+	c := srv.Client(t)
+	ctx := context.Background()
+	lag := func() int64 {
+		groups, err := c.Do(ctx, c.B().XinfoGroups().Key(ks.Stream(p)).Build()).ToArray()
+		require.NoError(t, err)
+		for _, g := range groups {
+			info, err := g.AsMap()
+			require.NoError(t, err)
+			name, lagMsg := info["name"], info["lag"]
+			if s, _ := name.ToString(); s == webhook.DefaultGroup {
+				n, _ := lagMsg.AsInt64()
+				return n
+			}
+		}
+		t.Fatal("no webhooks group")
+		return 0
+	}
+	const clicks = 40
+	for i := 0; i < clicks; i++ {
+		a := doWith(t, "GET", e.base+"/bounded", nil, func(r *http.Request) { r.Header.Set("User-Agent", whdHumanUA) })
+		require.Equal(t, 302, a.status)
+		// one at a time, so each lands in its own read: the bound is exact
+		require.Eventually(t, func() bool { q, _ := whdQueued(t, c, ks); return q >= min(int64(i+1), 5) }, 5*time.Second, 5*time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	q, _ := whdQueued(t, c, ks)
+	assert.Equal(t, int64(5), q, "the queue stopped at the bound")
+	assert.Equal(t, int64(clicks-5), lag(), "the rest waits unread in the stream")
+	rcv.healthy.Store(true)
+	require.Eventually(t, func() bool { return len(rcv.got()) == clicks }, 15*time.Second, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	ids := map[string]bool{}
+	for _, d := range rcv.got() {
+		ids[d.id] = true
+	}
+	assert.Len(t, ids, clicks, "each once")
+	assert.Equal(t, int64(0), lag())
 }

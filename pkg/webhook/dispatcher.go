@@ -34,7 +34,7 @@ const (
 	DefaultBackoff             = 5 * time.Second
 	DefaultMaxBackoff          = time.Hour
 	DefaultPollInterval        = time.Second
-	DefaultQueueMax            = 100_000
+	DefaultQueueMax            = 10_000
 	DefaultDeadLetterRetention = 14 * 24 * time.Hour
 	defaultBatch               = 256
 	defaultBlock               = 2 * time.Second
