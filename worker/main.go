@@ -187,7 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	reg.MustRegister(expired)
 	store := link.NewStore(rdb, link.Config{Keys: ks})
 	log.Info("worker started", "version", version, "consumer", cfg.consumer, "group", cfg.group,
-		"partitions", cfg.partitions, "ops_listen", ops.Addr())
+		"partitions", cfg.partitions, "webhooks", cfg.webhooks, "ops_listen", ops.Addr())
 	sweepDone := make(chan struct{})
 	go func() {
 		defer close(sweepDone)
