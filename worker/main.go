@@ -52,7 +52,7 @@ type config struct {
 	campaignCodes, metricReferers        string
 	metricTags                           string
 
-	webhooks, webhookAllowPrivate                    bool
+	analytics, webhooks, webhookAllowPrivate         bool
 	webhookGroup                                     string
 	webhookConcurrency, webhookAttempts              int
 	webhookQueueMax                                  int
@@ -83,6 +83,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.metricReferers, "metrics-referers", strings.Join(analytics.DefaultMetricReferers, ","), "comma-separated referer domains with their own label value in /metrics; others count as other")
 	fs.StringVar(&c.metricTags, "metrics-tags", "", "comma-separated link tags that get their own click series in /metrics")
 	fs.IntVar(&c.uaCache, "ua-cache", useragent.DefaultCacheSize, "user agents kept classified in the LRU")
+	fs.BoolVar(&c.analytics, "analytics", true, "apply click analytics (the --group consumer group) and sweep expired links; false makes a webhooks-only worker")
 	fs.BoolVar(&c.webhooks, "webhooks", true, "deliver webhooks (a consumer group of its own on the click streams)")
 	fs.StringVar(&c.webhookGroup, "webhook-group", webhook.DefaultGroup, "consumer group of webhook delivery")
 	fs.IntVar(&c.webhookConcurrency, "webhook-concurrency", webhook.DefaultConcurrency, "most webhook deliveries in flight at once")
@@ -105,6 +106,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if c.consumer == "" || c.group == "" || c.webhookGroup == "" {
 		return c, errors.New("--consumer, --group and --webhook-group must not be empty")
+	}
+	if !c.analytics && !c.webhooks {
+		return c, errors.New("--analytics=false and --webhooks=false leave the worker nothing to do")
 	}
 	if c.webhookGroup == c.group {
 		return c, errors.New("--webhook-group must differ from --group")
@@ -164,6 +168,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	log.Info("worker started", "version", version, "consumer", cfg.consumer, "group", cfg.group,
+		"partitions", cfg.partitions, "analytics", cfg.analytics, "webhooks", cfg.webhooks, "ops_listen", ops.Addr())
+	hooksDone := make(chan error, 1)
+	if cfg.webhooks {
+		go func() { hooksDone <- runWebhooks(ctx, cfg, ks, classifier, reg, log) }()
+	} else {
+		hooksDone <- nil
+	}
+	if cfg.analytics {
+		err = runAnalytics(ctx, cfg, ks, rdb, classifier, reg, log)
+	} else {
+		<-ctx.Done()
+	}
+	if herr := <-hooksDone; err == nil {
+		err = herr
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("worker stopped")
+	return nil
+}
+
+// runAnalytics applies click events and sweeps expired links until ctx
+// ends.
+func runAnalytics(ctx context.Context, cfg config, ks redisx.Keyspace, rdb rueidis.Client, classifier *useragent.Classifier,
+	reg prometheus.Registerer, log *slog.Logger) error {
 	fresh := make([]byte, 32)
 	_, _ = rand.Read(fresh)
 	vkey, err := analytics.VisitorKey(ctx, rdb, ks, fresh)
@@ -184,31 +215,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Name: "shortener_worker_links_expired_total",
 		Help: "Expired links tombstoned by the sweeper (their analytics deleted).",
 	})
-	reg.MustRegister(expired)
+	if err := reg.Register(expired); err != nil {
+		return err
+	}
 	store := link.NewStore(rdb, link.Config{Keys: ks})
-	log.Info("worker started", "version", version, "consumer", cfg.consumer, "group", cfg.group,
-		"partitions", cfg.partitions, "webhooks", cfg.webhooks, "ops_listen", ops.Addr())
 	sweepDone := make(chan struct{})
 	go func() {
 		defer close(sweepDone)
 		store.RunSweeper(ctx, cfg.sweepInterval, log, func(n int) { expired.Add(float64(n)) })
 	}()
-	hooksDone := make(chan error, 1)
-	if cfg.webhooks {
-		go func() { hooksDone <- runWebhooks(ctx, cfg, ks, classifier, reg, log) }()
-	} else {
-		hooksDone <- nil
-	}
 	err = consumer.Run(ctx)
 	<-sweepDone
-	if herr := <-hooksDone; err == nil {
-		err = herr
+	if ctx.Err() != nil {
+		return nil // stopped, possibly while still creating its groups
 	}
-	if err != nil {
-		return err
-	}
-	log.Info("worker stopped")
-	return nil
+	return err
 }
 
 // runWebhooks delivers webhooks until ctx ends. Its client has client-side
@@ -235,7 +256,10 @@ func runWebhooks(ctx context.Context, cfg config, ks redisx.Keyspace, classifier
 	if err != nil {
 		return err
 	}
-	return d.Run(ctx)
+	if err := d.Run(ctx); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil // stopped, possibly while still creating its groups
 }
 
 func splitList(s string) []string {

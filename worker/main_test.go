@@ -113,6 +113,8 @@ func TestWorkerFlags(t *testing.T) {
 		{"stray", []string{"extra"}, false},
 		{"bad duration", []string{"--claim-idle", "soon"}, false},
 		{"webhooks off", []string{"--webhooks=false"}, true},
+		{"webhooks only", []string{"--analytics=false"}, true},
+		{"nothing to do", []string{"--analytics=false", "--webhooks=false"}, false},
 		{"same groups", []string{"--webhook-group", "analytics"}, false},
 		{"empty webhook group", []string{"--webhook-group", ""}, false},
 		{"zero webhook attempts", []string{"--webhook-attempts", "0"}, false},
@@ -133,9 +135,10 @@ func TestWorkerFlags(t *testing.T) {
 	}
 }
 
-// TestWorkerDeliversWebhooks runs the worker binary's code with its
-// webhook flags: a link event appended by an edge's store reaches a
-// subscribed receiver, signed.
+// TestWorkerDeliversWebhooks runs the worker binary's code as a
+// webhooks-only worker (--analytics=false): a link event appended by an
+// edge's store reaches a subscribed receiver, signed, and no analytics
+// group is created.
 func TestWorkerDeliversWebhooks(t *testing.T) {
 	srv := redistest.Start(t)
 	ks, err := redisx.NewKeyspace(srv.Prefix, redisx.DefaultPartitions)
@@ -162,12 +165,12 @@ func TestWorkerDeliversWebhooks(t *testing.T) {
 	logs := &lockedBuffer{}
 	go func() {
 		done <- run(rctx, []string{"--redis", srv.URL, "--ops-listen", ops, "--key-prefix", srv.Prefix, "--block", "100ms",
-			"--webhook-allow-private", "--webhook-poll-interval", "50ms"}, func(string) string { return "" }, logs)
+			"--webhook-allow-private", "--webhook-poll-interval", "50ms", "--analytics=false"}, func(string) string { return "" }, logs)
 	}()
 	// ready once the webhooks group exists: a new group starts at the end
 	require.Eventually(t, func() bool {
 		groups, err := c.Do(ctx, c.B().XinfoGroups().Key(ks.Stream(ks.Partition("hook"))).Build()).ToArray()
-		return err == nil && len(groups) == 2
+		return err == nil && len(groups) == 1
 	}, 10*time.Second, 10*time.Millisecond, "logs:\n%s", logs)
 	store := link.NewStore(c, link.Config{Keys: ks, Describe: func(l *link.Link) []byte { return []byte(`{"code":"` + l.Code + `"}`) }})
 	_, _, err = store.Create(ctx, link.CreateRequest{URL: "https://example.com/", CustomCode: "hook", Owner: "alice"})
@@ -184,6 +187,15 @@ func TestWorkerDeliversWebhooks(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Contains(t, string(body), `shortener_worker_webhook_events_total{result="queued"} 1`)
+	assert.NotContains(t, string(body), "shortener_worker_events_total", "no analytics in a webhooks-only worker")
+	groups, err := c.Do(ctx, c.B().XinfoGroups().Key(ks.Stream(ks.Partition("hook"))).Build()).ToArray()
+	require.NoError(t, err)
+	require.Len(t, groups, 1)
+	info, err := groups[0].AsMap()
+	require.NoError(t, err)
+	name := info["name"]
+	gname, _ := name.ToString()
+	assert.Equal(t, "webhooks", gname)
 	cancel()
 	select {
 	case err := <-done:
