@@ -356,6 +356,10 @@ func (d *Dispatcher) handle(ctx context.Context, p int, entries []rueidis.XRange
 	return nil
 }
 
+// timestampLayout is the layout of an event's timestamp: RFC 3339 UTC to
+// the millisecond.
+const timestampLayout = "2006-01-02T15:04:05.000Z"
+
 // envelope is the body of every delivery (Standard Webhooks' shape).
 type envelope struct {
 	Type      string          `json:"type"`
@@ -422,7 +426,7 @@ func (d *Dispatcher) jobsFor(ctx context.Context, p int, e rueidis.XRangeEntry) 
 		data, _ = json.Marshal(ClickData{Code: click.Code, URL: target, Country: click.Country, Referer: click.Referer,
 			Device: ua.Device, Browser: ua.Browser, OS: ua.OS, Bot: ua.Bot, Preview: ua.Preview})
 	}
-	body, _ := json.Marshal(envelope{Type: typ, Timestamp: at.UTC().Format("2006-01-02T15:04:05.000Z"), Data: data})
+	body, _ := json.Marshal(envelope{Type: typ, Timestamp: at.UTC().Format(timestampLayout), Data: data})
 	msg := MessageID(p, e.ID)
 	var jobs []job
 	for i := range subs {
@@ -594,7 +598,8 @@ func (d *Dispatcher) backoff(n int) time.Duration {
 // post makes one try: status is the receiver's HTTP status (0 without an
 // answer); err is nil exactly for a 2xx.
 func (d *Dispatcher) post(ctx context.Context, sub *Subscription, j *job) (int, error) {
-	key, err := SecretKey(sub.Secret)
+	ts := d.now()
+	sig, err := SignatureHeader(sub, j.Msg, ts, []byte(j.Body))
 	if err != nil {
 		return 0, err
 	}
@@ -602,12 +607,11 @@ func (d *Dispatcher) post(ctx context.Context, sub *Subscription, j *job) (int, 
 	if err != nil {
 		return 0, err
 	}
-	ts := d.now()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
 	req.Header.Set(HeaderID, j.Msg)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
-	req.Header.Set(HeaderSignature, Sign(key, j.Msg, ts, []byte(j.Body)))
+	req.Header.Set(HeaderSignature, sig)
 	resp, err := d.cfg.HTTP.Do(req)
 	if err != nil {
 		return 0, err

@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -113,6 +115,51 @@ for i = 2, #ARGV, 3 do
 end
 return n
 `)
+
+// queueScript queues one job, due at ARGV[3], unless a job of that ID is
+// queued already. KEYS: queue, jobs. ARGV: job ID, job, due ms.
+var queueScript = redisx.NewScript(`
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+`)
+
+// TestMessagePrefix starts the message ID of every test delivery.
+const TestMessagePrefix = "evt_test_"
+
+// testData is the data of a webhook.test event.
+type testData struct {
+	WebhookID string `json:"webhook_id"`
+}
+
+// SendTest queues a delivery of a webhook.test event to owner's
+// subscription id (ErrNotFound if there is none), due at once, and
+// returns its message ID ("evt_test_" and 32 hex digits). It goes through
+// the same queue (the partition of the subscription's ID) as every
+// delivery: signed, retried and dead-lettered alike.
+func (r *Registry) SendTest(ctx context.Context, owner, id string) (string, error) {
+	s, err := r.Get(ctx, owner, id)
+	if err != nil {
+		return "", err
+	}
+	rnd := make([]byte, 16)
+	_, _ = rand.Read(rnd)
+	now := r.now()
+	data, _ := json.Marshal(testData{WebhookID: s.ID})
+	body, _ := json.Marshal(envelope{Type: EventTest, Timestamp: now.UTC().Format(timestampLayout), Data: data})
+	j := job{Sub: s.ID, Owner: owner, Msg: TestMessagePrefix + hex.EncodeToString(rnd), Type: EventTest, Body: string(body)}
+	b, _ := json.Marshal(j)
+	p := redisx.PartitionOf(s.ID, r.cfg.Keys.Partitions)
+	k := r.cfg.Keys
+	err = queueScript.ExecMulti(ctx, r.c, redisx.Call{
+		Keys: []string{k.WebhookQueue(p), k.WebhookJobs(p)},
+		Args: []string{j.id(), string(b), strconv.FormatInt(now.UnixMilli(), 10)},
+	})[0].Error()
+	if err != nil {
+		return "", fmt.Errorf("queue test delivery: %w", err)
+	}
+	return j.Msg, nil
+}
 
 // DeadLetter is a delivery that failed its last try.
 type DeadLetter struct {

@@ -30,6 +30,24 @@ func Sign(key []byte, msgID string, ts time.Time, body []byte) string {
 	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
+// SignatureHeader returns the webhook-signature value of a delivery to
+// sub signed at ts: the signature by its secret and, while the secret a
+// rotation replaced is still in its grace at ts, a space and the
+// signature by that previous secret (the new one first).
+func SignatureHeader(sub *Subscription, msgID string, ts time.Time, body []byte) (string, error) {
+	key, err := SecretKey(sub.Secret)
+	if err != nil {
+		return "", err
+	}
+	sig := Sign(key, msgID, ts, body)
+	if prev := sub.ActivePreviousSecret(ts); prev != "" {
+		if pk, err := SecretKey(prev); err == nil {
+			sig += " " + Sign(pk, msgID, ts, body)
+		}
+	}
+	return sig, nil
+}
+
 // ErrSignature is a delivery whose signature or timestamp does not verify.
 var ErrSignature = errors.New("webhook signature does not verify")
 

@@ -7,7 +7,10 @@
 // event of a subscribed owner into one queued delivery per subscription,
 // posts it signed in the Standard Webhooks style, retries it with
 // exponential backoff, and after its last try keeps it in a dead-letter
-// stream from which the API replays it.
+// stream from which the API replays it. Registry.Update changes a
+// subscription and rotates its secret (the replaced one keeps signing,
+// next to the new, for SecretGrace); Registry.SendTest queues a
+// webhook.test delivery to one subscription.
 package webhook
 
 import (
@@ -42,6 +45,10 @@ const (
 // EventTypes lists every event type, in the order the API documents them.
 var EventTypes = []string{EventClick, EventLinkCreated, EventLinkUpdated, EventLinkDeleted}
 
+// EventTest is the type of the delivery SendTest queues. No subscription
+// asks for it: it goes to the one subscription tested, on request.
+const EventTest = "webhook.test"
+
 // Limits of a subscription.
 const (
 	MaxPerOwner    = 25
@@ -54,6 +61,11 @@ const (
 	// DefaultCacheTTL bounds how long the dispatcher's cached view of an
 	// owner's subscriptions lives without a Redis invalidation.
 	DefaultCacheTTL = time.Hour
+	// SecretGrace is how long the secret a rotation replaced keeps signing
+	// deliveries next to the new one, as Standard Webhooks suggests.
+	SecretGrace = 24 * time.Hour
+	// maxUpdateTries bounds Update's compare-and-set retries.
+	maxUpdateTries = 16
 )
 
 // Errors of Registry. The validation errors are the answer's detail as is.
@@ -64,6 +76,7 @@ var (
 	ErrEvents      = errors.New("invalid events")
 	ErrSecret      = errors.New("invalid secret")
 	ErrDescription = fmt.Errorf("description must be at most %d bytes of printable text", MaxDescription)
+	ErrConflict    = fmt.Errorf("the webhook changed concurrently %d times; try again", maxUpdateTries)
 )
 
 // Subscription is one webhook.
@@ -75,10 +88,23 @@ type Subscription struct {
 	Description string    `json:"description"`
 	Secret      string    `json:"secret"`
 	CreatedAt   time.Time `json:"created_at"`
+	// PreviousSecret is the secret the last rotation replaced: until
+	// PreviousSecretExpiresAt, deliveries carry its signature too.
+	PreviousSecret          string    `json:"previous_secret,omitempty"`
+	PreviousSecretExpiresAt time.Time `json:"previous_secret_expires_at,omitzero"`
 }
 
 // Wants reports whether s subscribes to events of type typ.
 func (s *Subscription) Wants(typ string) bool { return slices.Contains(s.Events, typ) }
+
+// ActivePreviousSecret returns the previous secret while it still signs
+// deliveries at now (before PreviousSecretExpiresAt), else "".
+func (s *Subscription) ActivePreviousSecret(now time.Time) string {
+	if s.PreviousSecret == "" || !now.Before(s.PreviousSecretExpiresAt) {
+		return ""
+	}
+	return s.PreviousSecret
+}
 
 // CreateRequest asks for a new subscription.
 type CreateRequest struct {
@@ -88,6 +114,17 @@ type CreateRequest struct {
 	// Secret is a "whsec_" + base64 secret of 24 to 64 bytes; "" makes a
 	// new random one.
 	Secret string
+}
+
+// UpdateRequest changes a subscription; nil fields stay as they are.
+type UpdateRequest struct {
+	URL         *string
+	Events      *[]string
+	Description *string
+	// RotateSecret replaces the secret by a new random one; the old one
+	// becomes the previous secret for SecretGrace (and a previous secret
+	// still in its grace is dropped).
+	RotateSecret bool
 }
 
 // RegistryConfig configures a Registry.
@@ -108,6 +145,9 @@ type Registry struct {
 	c   rueidis.Client
 	cfg RegistryConfig
 	now func() time.Time
+	// beforeSet, if set, runs in Update between reading a record and
+	// setting it (tests make conflicts with it).
+	beforeSet func()
 }
 
 // NewRegistry returns a Registry over c.
@@ -141,8 +181,8 @@ func (r *Registry) Create(ctx context.Context, owner string, req CreateRequest) 
 	if err != nil {
 		return Subscription{}, err
 	}
-	if len(req.Description) > MaxDescription || strings.ContainsFunc(req.Description, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
-		return Subscription{}, ErrDescription
+	if err := checkDescription(req.Description); err != nil {
+		return Subscription{}, err
 	}
 	secret := req.Secret
 	if secret == "" {
@@ -167,6 +207,107 @@ func (r *Registry) Create(ctx context.Context, owner string, req CreateRequest) 
 		return Subscription{}, ErrTooMany
 	}
 	return s, nil
+}
+
+// updateScript replaces a subscription's record if it is still ARGV[2]
+// (compare and set). KEYS: the owner's hash. ARGV: id, expected record,
+// new record. Returns 1 if set, 0 if the record changed meanwhile, -1 if
+// it is gone.
+var updateScript = redisx.NewScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return -1 end
+if cur ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`)
+
+// Update validates req and applies it to owner's subscription id
+// (ErrNotFound if there is none), returning the subscription as stored.
+// The change is a compare-and-set of the record, retried on conflict, so
+// concurrent updates of different fields all take effect; after
+// maxUpdateTries conflicts it gives up with ErrConflict. An invalid
+// request, and one that changes nothing, writes nothing.
+func (r *Registry) Update(ctx context.Context, owner, id string, req UpdateRequest) (Subscription, error) {
+	if !ValidID(id) {
+		return Subscription{}, ErrNotFound
+	}
+	if req.URL != nil {
+		if err := CheckURL(*req.URL, r.cfg.AllowPrivate); err != nil {
+			return Subscription{}, err
+		}
+	}
+	var events []string
+	if req.Events != nil {
+		var err error
+		if events, err = checkEvents(*req.Events); err != nil {
+			return Subscription{}, err
+		}
+	}
+	if req.Description != nil {
+		if err := checkDescription(*req.Description); err != nil {
+			return Subscription{}, err
+		}
+	}
+	secret := ""
+	if req.RotateSecret {
+		secret = NewSecret()
+	}
+	key := r.cfg.Keys.Webhooks(owner)
+	for range maxUpdateTries {
+		cur, err := r.c.Do(ctx, r.c.B().Hget().Key(key).Field(id).Build()).ToString()
+		if rueidis.IsRedisNil(err) {
+			return Subscription{}, ErrNotFound
+		}
+		if err != nil {
+			return Subscription{}, fmt.Errorf("update webhook: %w", err)
+		}
+		var s Subscription
+		if err := json.Unmarshal([]byte(cur), &s); err != nil {
+			return Subscription{}, fmt.Errorf("update webhook: %w", err)
+		}
+		was, _ := json.Marshal(s)
+		if req.URL != nil {
+			s.URL = *req.URL
+		}
+		if events != nil {
+			s.Events = events
+		}
+		if req.Description != nil {
+			s.Description = *req.Description
+		}
+		now := r.now().UTC().Truncate(time.Second)
+		if req.RotateSecret {
+			s.PreviousSecret, s.PreviousSecretExpiresAt, s.Secret = s.Secret, now.Add(SecretGrace), secret
+		}
+		rec, err := json.Marshal(s)
+		if err != nil {
+			return Subscription{}, err
+		}
+		if string(rec) == string(was) {
+			return s, nil // nothing to change
+		}
+		if s.PreviousSecret != "" && s.ActivePreviousSecret(now) == "" {
+			// a change anyway: drop the expired secret with it
+			s.PreviousSecret, s.PreviousSecretExpiresAt = "", time.Time{}
+			if rec, err = json.Marshal(s); err != nil {
+				return Subscription{}, err
+			}
+		}
+		if r.beforeSet != nil {
+			r.beforeSet()
+		}
+		n, err := updateScript.ExecMulti(ctx, r.c, redisx.Call{Keys: []string{key}, Args: []string{id, cur, string(rec)}})[0].AsInt64()
+		switch {
+		case err != nil:
+			return Subscription{}, fmt.Errorf("update webhook: %w", err)
+		case n == 1:
+			return s, nil
+		case n == -1:
+			return Subscription{}, ErrNotFound
+		}
+		// changed since it was read: apply the request to the new record
+	}
+	return Subscription{}, ErrConflict
 }
 
 // List returns owner's subscriptions, oldest first (ties by ID).
@@ -250,6 +391,13 @@ func ValidID(id string) bool {
 	}
 	_, err := hex.DecodeString(h)
 	return err == nil && strings.ToLower(h) == h
+}
+
+func checkDescription(d string) error {
+	if len(d) > MaxDescription || strings.ContainsFunc(d, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+		return ErrDescription
+	}
+	return nil
 }
 
 func checkEvents(events []string) ([]string, error) {
