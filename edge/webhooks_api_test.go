@@ -33,8 +33,8 @@ const (
 var (
 	whapiIDPattern        = regexp.MustCompile(`^wh_[0-9a-f]{24}$`)
 	whapiGeneratedSecret  = regexp.MustCompile(`^whsec_[A-Za-z0-9+/]{43}=$`)
-	whapiWebhookKeys      = []string{"id", "url", "events", "description", "owner", "created_at", "secret"}
-	whapiWebhookKeysNoSec = []string{"id", "url", "events", "description", "owner", "created_at"}
+	whapiWebhookKeys      = []string{"id", "url", "events", "description", "owner", "created_at", "previous_secret_expires_at", "secret"}
+	whapiWebhookKeysNoSec = []string{"id", "url", "events", "description", "owner", "created_at", "previous_secret_expires_at"}
 )
 
 // whapiPost posts a JSON body to /api/v1/webhooks.
@@ -105,6 +105,7 @@ func TestWebhookAPICreateListGetDelete(t *testing.T) {
 	assert.True(t, strings.HasSuffix(first["created_at"].(string), "Z"), "UTC")
 	assert.Equal(t, created.Truncate(time.Second), created, "to the second")
 	assert.WithinRange(t, created, before, time.Now().Add(time.Second))
+	assert.Nil(t, first["previous_secret_expires_at"], "never rotated")
 
 	// A given secret, kept as is; no description.
 	given := whapiSecret(48)
@@ -201,8 +202,11 @@ func TestWebhookAPIAnonymous(t *testing.T) {
 		{"POST", "", `{"url":"https://hooks.example.com/","events":["click"]}`},
 		{"GET", "/" + id, ""},
 		{"DELETE", "/" + id, ""},
+		{"PATCH", "/" + id, `{"description":"x"}`},
+		{"PATCH", "/" + id, `{"rotate_secret":true}`},
 		{"GET", "/" + id + "/dead-letters", ""},
 		{"POST", "/" + id + "/replay", ""},
+		{"POST", "/" + id + "/test", ""},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			a := do(t, c.method, e.base+"/api/v1/webhooks"+c.path, "", "application/json", strings.NewReader(c.body))
@@ -421,16 +425,18 @@ func TestWebhookAPIWrongMethod(t *testing.T) {
 		{"PATCH", "", "GET, POST"},
 		{"DELETE", "", "GET, POST"},
 		{"HEAD", "", "GET, POST"},
-		{"POST", "/" + id, "GET, DELETE"},
-		{"PUT", "/" + id, "GET, DELETE"},
-		{"PATCH", "/" + id, "GET, DELETE"},
-		{"HEAD", "/" + id, "GET, DELETE"},
+		{"POST", "/" + id, "GET, PATCH, DELETE"},
+		{"PUT", "/" + id, "GET, PATCH, DELETE"},
+		{"HEAD", "/" + id, "GET, PATCH, DELETE"},
 		{"POST", "/" + id + "/dead-letters", "GET"},
 		{"DELETE", "/" + id + "/dead-letters", "GET"},
 		{"HEAD", "/" + id + "/dead-letters", "GET"},
 		{"GET", "/" + id + "/replay", "POST"},
 		{"PUT", "/" + id + "/replay", "POST"},
 		{"DELETE", "/" + id + "/replay", "POST"},
+		{"GET", "/" + id + "/test", "POST"},
+		{"PATCH", "/" + id + "/test", "POST"},
+		{"HEAD", "/" + id + "/test", "POST"},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			for _, key := range []string{alice, ""} {

@@ -109,6 +109,8 @@ const (
 	routeDeleteWebhook = "delete_webhook"
 	routeDeadLetters   = "webhook_dead_letters"
 	routeReplayWebhook = "replay_webhook"
+	routeUpdateWebhook = "update_webhook"
+	routeTestWebhook   = "test_webhook"
 )
 
 // Serve answers a request whose path starts with /api/.
@@ -197,6 +199,10 @@ func (a *API) dispatch(ctx *fasthttp.RequestCtx, p auth.Principal) string {
 		a.webhookDeadLetters(ctx, p, pathParam(path))
 	case routeReplayWebhook:
 		a.replayWebhook(ctx, p, pathParam(path))
+	case routeUpdateWebhook:
+		a.updateWebhook(ctx, p, pathParam(path))
+	case routeTestWebhook:
+		a.testWebhook(ctx, p, pathParam(path))
 	}
 	return route
 }

@@ -57,9 +57,11 @@ var Routes = []Endpoint{
 	{"GET", Prefix + "/webhooks", routeListWebhooks},
 	{"POST", Prefix + "/webhooks", routeCreateWebhook},
 	{"GET", Prefix + "/webhooks/{id}", routeGetWebhook},
+	{"PATCH", Prefix + "/webhooks/{id}", routeUpdateWebhook},
 	{"DELETE", Prefix + "/webhooks/{id}", routeDeleteWebhook},
 	{"GET", Prefix + "/webhooks/{id}/dead-letters", routeDeadLetters},
 	{"POST", Prefix + "/webhooks/{id}/replay", routeReplayWebhook},
+	{"POST", Prefix + "/webhooks/{id}/test", routeTestWebhook},
 	{"GET", OpenAPIPath, routeOpenAPI},
 	{"POST", ShlinkPath, routeShlink},
 	{"POST", BitlyPath, routeBitly},
@@ -152,14 +154,18 @@ func matchRoute(method, path string) (label, allowed string, found bool) {
 		switch {
 		case get:
 			return routeGetWebhook, "", true
+		case method == fasthttp.MethodPatch:
+			return routeUpdateWebhook, "", true
 		case method == fasthttp.MethodDelete:
 			return routeDeleteWebhook, "", true
 		}
-		return routeGetWebhook, "GET, DELETE", true
+		return routeGetWebhook, "GET, PATCH, DELETE", true
 	case len(seg) == 3 && seg[0] == "webhooks" && seg[2] == "dead-letters":
 		return only(routeDeadLetters, "GET", get)
 	case len(seg) == 3 && seg[0] == "webhooks" && seg[2] == "replay":
 		return only(routeReplayWebhook, "POST", post)
+	case len(seg) == 3 && seg[0] == "webhooks" && seg[2] == "test":
+		return only(routeTestWebhook, "POST", post)
 	}
 	return routeNotFound, "", false
 }

@@ -345,13 +345,17 @@ func TestDispatchRefusals(t *testing.T) {
 		{"PUT", "/api/v1/webhooks", 405, "GET, POST", routeListWebhooks},
 		{"DELETE", "/api/v1/webhooks", 405, "GET, POST", routeListWebhooks},
 		{"HEAD", "/api/v1/webhooks", 405, "GET, POST", routeListWebhooks},
-		{"POST", "/api/v1/webhooks/" + sampleWebhookID, 405, "GET, DELETE", routeGetWebhook},
-		{"PATCH", "/api/v1/webhooks/" + sampleWebhookID, 405, "GET, DELETE", routeGetWebhook},
-		{"HEAD", "/api/v1/webhooks/" + sampleWebhookID, 405, "GET, DELETE", routeGetWebhook},
+		{"POST", "/api/v1/webhooks/" + sampleWebhookID, 405, "GET, PATCH, DELETE", routeGetWebhook},
+		{"PUT", "/api/v1/webhooks/" + sampleWebhookID, 405, "GET, PATCH, DELETE", routeGetWebhook},
+		{"HEAD", "/api/v1/webhooks/" + sampleWebhookID, 405, "GET, PATCH, DELETE", routeGetWebhook},
 		{"POST", "/api/v1/webhooks/" + sampleWebhookID + "/dead-letters", 405, "GET", routeDeadLetters},
 		{"DELETE", "/api/v1/webhooks/" + sampleWebhookID + "/dead-letters", 405, "GET", routeDeadLetters},
 		{"GET", "/api/v1/webhooks/" + sampleWebhookID + "/replay", 405, "POST", routeReplayWebhook},
 		{"PUT", "/api/v1/webhooks/" + sampleWebhookID + "/replay", 405, "POST", routeReplayWebhook},
+		{"GET", "/api/v1/webhooks/" + sampleWebhookID + "/test", 405, "POST", routeTestWebhook},
+		{"PATCH", "/api/v1/webhooks/" + sampleWebhookID + "/test", 405, "POST", routeTestWebhook},
+		{"DELETE", "/api/v1/webhooks/" + sampleWebhookID + "/test", 405, "POST", routeTestWebhook},
+		{"POST", "/api/v1/webhooks/" + sampleWebhookID + "/test/x", 404, "", routeNotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
@@ -540,6 +544,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"DeadLetterList", deadLettersJSON{}, true},
 		{"WebhookReplay", replayJSON{}, true},
 		{"WebhookCreate", webhookCreateBody{}, false},
+		{"WebhookUpdate", webhookUpdateBody{}, false},
+		{"WebhookTest", webhookTestJSON{}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.schema, func(t *testing.T) {
@@ -567,7 +573,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		})
 	}
 	// Strict bodies refuse unknown fields; the shims' tolerate them.
-	for name, strict := range map[string]bool{"CreateLink": true, "PatchLink": true, "BulkRequest": true, "Rule": true, "WebhookCreate": true, "ShlinkCreate": false, "BitlyShorten": false} {
+	for name, strict := range map[string]bool{"CreateLink": true, "PatchLink": true, "BulkRequest": true, "Rule": true, "WebhookCreate": true, "WebhookUpdate": true, "ShlinkCreate": false, "BitlyShorten": false} {
 		assert.Equal(t, !strict, obj(t, doc, "components", "schemas", name)["additionalProperties"], "%s additionalProperties", name)
 	}
 }
@@ -762,14 +768,22 @@ func TestOpenAPIWebhookContract(t *testing.T) {
 	for _, e := range webhook.EventTypes {
 		events = append(events, e)
 	}
-	for _, name := range []string{"Webhook", "WebhookCreate"} {
+	for _, name := range []string{"Webhook", "WebhookCreate", "WebhookUpdate"} {
 		props := obj(t, schemas, name, "properties")
 		assert.Equal(t, events, obj(t, props, "events", "items")["enum"], "%s events", name)
 		assert.EqualValues(t, webhook.MaxDescription, obj(t, props, "description")["maxLength"], "%s description", name)
 		assert.EqualValues(t, webhook.MaxURLLen, obj(t, props, "url")["maxLength"], "%s url", name)
 	}
-	assert.Equal(t, events, obj(t, schemas, "DeadLetter", "properties", "type")["enum"])
-	assert.Equal(t, events, obj(t, schemas, "WebhookEvent", "properties", "type")["enum"])
+	// Deliveries also carry the test event, which nobody subscribes to.
+	delivered := append(slices.Clone(events), webhook.EventTest)
+	assert.NotContains(t, events, webhook.EventTest)
+	assert.Equal(t, delivered, obj(t, schemas, "DeadLetter", "properties", "type")["enum"])
+	assert.Equal(t, delivered, obj(t, schemas, "WebhookEvent", "properties", "type")["enum"])
+	assert.Equal(t, "^"+webhook.TestMessagePrefix+"[0-9a-f]{32}$", obj(t, schemas, "WebhookTest", "properties", "message_id")["pattern"])
+	expires := obj(t, schemas, "Webhook", "properties", "previous_secret_expires_at")
+	assert.Equal(t, true, expires["nullable"])
+	assert.Equal(t, "date-time", expires["format"])
+	assert.NotContains(t, obj(t, schemas, "Webhook", "properties"), "previous_secret", "the previous secret is never shown")
 
 	secret := regexp.MustCompile(obj(t, schemas, "Webhook", "properties", "secret")["pattern"].(string))
 	given := regexp.MustCompile(obj(t, schemas, "WebhookCreate", "properties", "secret")["pattern"].(string))

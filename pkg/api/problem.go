@@ -81,7 +81,7 @@ func errorStatus(err error) (status int, typ, title string, public bool) {
 		return 400, TypeInvalidParam, "Invalid Parameter", true
 	case errors.Is(err, webhook.ErrNotFound):
 		return 404, TypeNotFound, "Not Found", true
-	case errors.Is(err, webhook.ErrTooMany):
+	case errors.Is(err, webhook.ErrTooMany), errors.Is(err, webhook.ErrConflict):
 		return 409, TypeConflict, "Conflict", true
 	case errors.Is(err, webhook.ErrURL):
 		return 400, TypeInvalidURL, "Invalid URL", true

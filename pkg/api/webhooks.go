@@ -16,7 +16,9 @@ const (
 )
 
 // webhookJSON is the webhook object of the contract. Secret is shown by
-// the create and by GET /webhooks/{id} only, never in the list.
+// the create, GET /webhooks/{id} and the update only, never in the list.
+// The previous secret of a rotation is never shown: only until when it
+// still signs deliveries.
 type webhookJSON struct {
 	ID          string   `json:"id"`
 	URL         string   `json:"url"`
@@ -24,7 +26,10 @@ type webhookJSON struct {
 	Description string   `json:"description"`
 	Owner       string   `json:"owner"`
 	CreatedAt   string   `json:"created_at"`
-	Secret      string   `json:"secret,omitempty"`
+	// PreviousSecretExpiresAt is null unless a rotation's previous secret
+	// still signs deliveries.
+	PreviousSecretExpiresAt *string `json:"previous_secret_expires_at"`
+	Secret                  string  `json:"secret,omitempty"`
 }
 
 // webhookCreateBody is the body of POST /webhooks. Unknown fields are
@@ -34,6 +39,20 @@ type webhookCreateBody struct {
 	Events      []string `json:"events"`
 	Description string   `json:"description"`
 	Secret      string   `json:"secret"`
+}
+
+// webhookUpdateBody is the body of PATCH /webhooks/{id}: every field
+// optional, null the same as absent. Unknown fields are refused.
+type webhookUpdateBody struct {
+	URL          *string   `json:"url"`
+	Events       *[]string `json:"events"`
+	Description  *string   `json:"description"`
+	RotateSecret *bool     `json:"rotate_secret"`
+}
+
+// webhookTestJSON is the answer of POST /webhooks/{id}/test.
+type webhookTestJSON struct {
+	MessageID string `json:"message_id"`
 }
 
 // webhookListJSON is the answer of GET /webhooks.
@@ -56,6 +75,10 @@ func webhookView(s webhook.Subscription, withSecret bool) webhookJSON {
 		CreatedAt: s.CreatedAt.UTC().Truncate(time.Second).Format(time.RFC3339)}
 	if j.Events == nil {
 		j.Events = []string{}
+	}
+	if s.ActivePreviousSecret(time.Now()) != "" {
+		at := s.PreviousSecretExpiresAt.UTC().Truncate(time.Second).Format(time.RFC3339)
+		j.PreviousSecretExpiresAt = &at
 	}
 	if withSecret {
 		j.Secret = s.Secret
@@ -136,6 +159,44 @@ func (a *API) getWebhook(ctx *fasthttp.RequestCtx, p auth.Principal, id string) 
 		return
 	}
 	writeJSON(ctx, 200, webhookView(s, true))
+}
+
+// updateWebhook answers PATCH /webhooks/{id}: 200 with the subscription
+// as changed, its secret included. {} changes nothing.
+func (a *API) updateWebhook(ctx *fasthttp.RequestCtx, p auth.Principal, id string) {
+	if !a.webhooksReady(ctx, p) {
+		return
+	}
+	var b webhookUpdateBody
+	if e := decodeJSON(ctx.Request.Header.ContentType(), ctx.Request.Body(), &b); e != nil {
+		e.write(ctx)
+		return
+	}
+	c, cancel := a.context()
+	defer cancel()
+	s, err := a.cfg.Webhooks.Update(c, p.Owner, id, webhook.UpdateRequest{URL: b.URL, Events: b.Events,
+		Description: b.Description, RotateSecret: b.RotateSecret != nil && *b.RotateSecret})
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	writeJSON(ctx, 200, webhookView(s, true))
+}
+
+// testWebhook answers POST /webhooks/{id}/test: a webhook.test delivery
+// queued for the subscription; 202 with its message ID.
+func (a *API) testWebhook(ctx *fasthttp.RequestCtx, p auth.Principal, id string) {
+	if !a.webhooksReady(ctx, p) {
+		return
+	}
+	c, cancel := a.context()
+	defer cancel()
+	msg, err := a.cfg.Webhooks.SendTest(c, p.Owner, id)
+	if err != nil {
+		a.fail(ctx, err)
+		return
+	}
+	writeJSON(ctx, 202, webhookTestJSON{MessageID: msg})
 }
 
 // deleteWebhook answers DELETE /webhooks/{id}: 204.
