@@ -17,6 +17,7 @@ func TestTags(t *testing.T) {
 	startWorker(t, srv, "w1")
 	alice, bob := createKey(t, srv, "alice", false), createKey(t, srv, "bob", false)
 	mk := func(key, url string, tags ...string) string {
+		time.Sleep(2 * time.Millisecond) // lists are newest first by the creation millisecond
 		r := createLink(t, e, key, map[string]any{"url": url, "tags": tags})
 		require.Equal(t, 201, r.status, "body %s", r.body)
 		return r.json(t)["code"].(string)

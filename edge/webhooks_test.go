@@ -109,7 +109,7 @@ func whdStartDispatcher(t *testing.T, srv *redistest.Server, name string, allowP
 		Client: c, Keys: ks, Name: name, Subscriptions: subs, Links: link.NewStore(c, link.Config{Keys: ks}),
 		Classifier: cls, AllowPrivate: allowPrivate, Timeout: 300 * time.Millisecond, MaxAttempts: attempts,
 		Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond,
-		Log: log, Registry: reg,
+		Block: 50 * time.Millisecond, Log: log, Registry: reg,
 	}
 	for _, m := range mod {
 		m(&cfg)

@@ -251,7 +251,7 @@ func runWebhooks(ctx context.Context, cfg config, ks redisx.Keyspace, classifier
 		Links:         link.NewStore(rdb, link.Config{Keys: ks}), Classifier: classifier, AllowPrivate: cfg.webhookAllowPrivate,
 		Concurrency: cfg.webhookConcurrency, Timeout: cfg.webhookTimeout, MaxAttempts: cfg.webhookAttempts,
 		Backoff: cfg.webhookBackoff, MaxBackoff: cfg.webhookMaxBackoff, PollInterval: cfg.webhookPoll,
-		QueueMax: cfg.webhookQueueMax, DeadLetterRetention: cfg.webhookRetention, ClaimIdle: cfg.claimIdle, Log: log, Registry: reg,
+		QueueMax: cfg.webhookQueueMax, DeadLetterRetention: cfg.webhookRetention, ClaimIdle: cfg.claimIdle, Block: cfg.block, Log: log, Registry: reg,
 	})
 	if err != nil {
 		return err

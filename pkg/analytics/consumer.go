@@ -235,7 +235,10 @@ func (c *Consumer) runPartition(ctx context.Context, p int) {
 	}
 	lastClaim := time.Now()
 	for ctx.Err() == nil {
-		entries, err := c.Read(ctx, p, ">")
+		// Not cancelled by ctx: a read cancelled in flight would leave the
+		// entries Redis delivered pending with nobody to apply them until
+		// another worker claims them. A stop waits out the Block instead.
+		entries, err := c.Read(context.WithoutCancel(ctx), p, ">")
 		if err != nil {
 			if ctx.Err() == nil {
 				fail("read", err)

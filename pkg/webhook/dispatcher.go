@@ -77,6 +77,9 @@ type DispatcherConfig struct {
 	QueueMax int
 	// DeadLetterRetention is how long a dead letter is kept for replay.
 	DeadLetterRetention time.Duration
+	// Block is how long one stream read waits for new events (and so how
+	// long a stop may wait for a read in flight); 0 means 2 s.
+	Block time.Duration
 	// ClaimIdle is how long a stream entry stays pending with a consumer
 	// (a dispatcher that died before queueing it) before another takes it
 	// over; 0 means 30 s.
@@ -130,6 +133,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	def(&cfg.PollInterval, DefaultPollInterval)
 	def(&cfg.DeadLetterRetention, DefaultDeadLetterRetention)
 	def(&cfg.ClaimIdle, defaultClaimIdle)
+	def(&cfg.Block, defaultBlock)
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
@@ -241,7 +245,9 @@ func (d *Dispatcher) readPartition(ctx context.Context, p int) {
 			}
 			d.full[p].Store(false)
 		}
-		entries, err := d.read(ctx, p, id)
+		// Not cancelled by ctx, like the analytics consumer's read: a stop
+		// waits out the block instead of leaving delivered entries pending.
+		entries, err := d.read(context.WithoutCancel(ctx), p, id)
 		if err != nil {
 			if ctx.Err() == nil {
 				fail("read", err)
@@ -272,7 +278,7 @@ func (d *Dispatcher) read(ctx context.Context, p int, id string) ([]rueidis.XRan
 	b := cl.B().Xreadgroup().Group(d.cfg.Group, d.cfg.Name).Count(defaultBatch)
 	var cmd rueidis.Completed
 	if id == ">" {
-		cmd = b.Block(defaultBlock.Milliseconds()).Streams().Key(d.cfg.Keys.Stream(p)).Id(id).Build()
+		cmd = b.Block(d.cfg.Block.Milliseconds()).Streams().Key(d.cfg.Keys.Stream(p)).Id(id).Build()
 	} else {
 		cmd = b.Streams().Key(d.cfg.Keys.Stream(p)).Id(id).Build()
 	}
