@@ -2,6 +2,7 @@ package link_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -104,4 +105,28 @@ func TestCachedLookup(t *testing.T) {
 	}, time.Second, 5*time.Millisecond)
 	_, err = e.store.Cached(ctx, "bad code!")
 	assert.ErrorIs(t, err, link.ErrNotFound)
+}
+
+// FuzzDecodeEvent: any string decodes or fails with ErrEventMalformed,
+// never panics, and whatever decodes encodes back to the same string.
+func FuzzDecodeEvent(f *testing.F) {
+	f.Add("1\tlink.created\t1764842400123\tabc\talice\t{\"url\":\"https://example.com\"}")
+	f.Add("1\tlink.deleted\t0\tx_y-z\ta.b@c\t")
+	f.Add("1\tlink.updated\t1\tabc\talice\t\t\t")
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := link.DecodeEvent(s)
+		if err != nil {
+			if !errors.Is(err, link.ErrEventMalformed) {
+				t.Fatalf("error %v does not wrap ErrEventMalformed", err)
+			}
+			return
+		}
+		if got := link.EncodeEvent(e); got != s {
+			// the only other spelling of a time is with leading zeros or a plus sign
+			e2, err := link.DecodeEvent(got)
+			if err != nil || !e2.Time.Equal(e.Time) || e2.Code != e.Code || e2.Owner != e.Owner || string(e2.Data) != string(e.Data) || e2.Type != e.Type {
+				t.Fatalf("%q decodes to %+v, which encodes to %q", s, e, got)
+			}
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +176,25 @@ func TestValidID(t *testing.T) {
 	for _, bad := range []string{"", "wh_", "0123456789abcdef01234567", "wh_0123456789ABCDEF01234567", "wh_0123456789abcdef0123456", "wh_0123456789abcdef0123456z"} {
 		assert.False(t, ValidID(bad), bad)
 	}
+}
+
+// FuzzCheckURL: CheckURL never panics, and a URL it accepts without
+// allowPrivate parses to http(s) with a host that is not a literal
+// non-public address.
+func FuzzCheckURL(f *testing.F) {
+	for _, s := range []string{"https://hooks.example.com/in", "http://127.0.0.1/", "http://[::ffff:10.0.0.1]/", "https://a:b@c/", "http://0x7f.1/", "http://[fe80::1%25eth0]/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if CheckURL(raw, false) != nil {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil {
+			t.Fatalf("accepted %q", raw)
+		}
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !Public(ip) {
+			t.Fatalf("accepted the non-public %q", raw)
+		}
+	})
 }
