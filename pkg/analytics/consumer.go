@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,6 +68,8 @@ type ConsumerConfig struct {
 // use; Run starts one reader per partition.
 type Consumer struct {
 	cfg      ConsumerConfig
+	groupsMu sync.Mutex
+	groups   map[int][]string // per partition, the groups last seen by Trim
 	now      func() time.Time
 	m        consumerMetrics
 	business *businessMetrics
@@ -76,7 +80,7 @@ type consumerMetrics struct {
 	linkEvents                                 prometheus.Counter
 	reclaimed                                  prometheus.Counter
 	applySeconds, batchSize                    prometheus.Observer
-	pending, lag                               *prometheus.GaugeVec
+	pending, lag, groupLag                     *prometheus.GaugeVec
 	trimmed, orphans, heads                    prometheus.Counter
 }
 
@@ -144,6 +148,10 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		Name: "shortener_worker_consumer_lag",
 		Help: "Entries not yet delivered to the group, per stream partition (XINFO GROUPS lag).",
 	}, []string{"partition"})
+	groupLag := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "shortener_worker_group_lag",
+		Help: "Entries not yet read by each consumer group of the click streams (analytics, webhooks, any other), per partition (XINFO GROUPS lag): streams are trimmed behind the slowest group, so one that stops reading holds the trimming back.",
+	}, []string{"group", "partition"})
 	orphans := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "shortener_worker_orphan_visits_total",
 		Help: "Visits of unknown or expired codes, counted for GET /api/v1/stats/orphans.",
@@ -165,7 +173,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		Help: "User-agent classifications that needed a parse.",
 	}, func() float64 { _, m := cfg.Classifier.Stats(); return float64(m) })
 	if cfg.Registry != nil {
-		for _, col := range append([]prometheus.Collector{events, reclaimed, applySeconds, batchSize, pending, lag, trimmed, uaHits, uaMisses, orphans, heads}, c.business.collectors()...) {
+		for _, col := range append([]prometheus.Collector{events, reclaimed, applySeconds, batchSize, pending, lag, groupLag, trimmed, uaHits, uaMisses, orphans, heads}, c.business.collectors()...) {
 			if err := cfg.Registry.Register(col); err != nil {
 				return nil, err
 			}
@@ -175,7 +183,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		applied: events.WithLabelValues("applied"), duplicate: events.WithLabelValues("duplicate"),
 		gone: events.WithLabelValues("link_gone"), deadLetter: events.WithLabelValues("dead_letter"),
 		lost: events.WithLabelValues("lost"), linkEvents: events.WithLabelValues("link_event"), reclaimed: reclaimed, applySeconds: applySeconds,
-		batchSize: batchSize, pending: pending, lag: lag, trimmed: trimmed, orphans: orphans, heads: heads,
+		batchSize: batchSize, pending: pending, lag: lag, groupLag: groupLag, trimmed: trimmed, orphans: orphans, heads: heads,
 	}
 	return c, nil
 }
@@ -546,6 +554,8 @@ func (c *Consumer) Trim(ctx context.Context, p int) error {
 	label := strconv.Itoa(p)
 	minID := ""
 	var pendingTotal, lagMax int64
+	var seen []string
+	defer func() { c.forgetGroups(p, seen) }()
 	for _, g := range groups {
 		info, err := g.AsMap()
 		if err != nil {
@@ -553,13 +563,19 @@ func (c *Consumer) Trim(ctx context.Context, p int) error {
 		}
 		nameMsg, pendingMsg, lastMsg, lag := info["name"], info["pending"], info["last-delivered-id"], info["lag"]
 		name, _ := nameMsg.ToString()
+		seen = append(seen, name)
 		pending, _ := pendingMsg.AsInt64()
 		last, _ := lastMsg.ToString()
+		if !lag.IsNil() {
+			if n, err := lag.AsInt64(); err == nil {
+				c.m.groupLag.WithLabelValues(name, label).Set(float64(n))
+				if name == c.cfg.Group {
+					lagMax = n
+				}
+			}
+		}
 		if name == c.cfg.Group {
 			pendingTotal = pending
-			if !lag.IsNil() {
-				lagMax, _ = lag.AsInt64()
-			}
 		}
 		candidate := last
 		if pending > 0 {
@@ -594,6 +610,22 @@ func (c *Consumer) Trim(ctx context.Context, p int) error {
 	}
 	c.m.trimmed.Add(float64(n))
 	return nil
+}
+
+// forgetGroups drops the lag series of the groups of partition p that
+// are gone (destroyed) since the last Trim, so no alert sees them stuck.
+func (c *Consumer) forgetGroups(p int, now []string) {
+	c.groupsMu.Lock()
+	defer c.groupsMu.Unlock()
+	if c.groups == nil {
+		c.groups = map[int][]string{}
+	}
+	for _, g := range c.groups[p] {
+		if !slices.Contains(now, g) {
+			c.m.groupLag.DeleteLabelValues(g, strconv.Itoa(p))
+		}
+	}
+	c.groups[p] = now
 }
 
 // lessID compares stream IDs "ms-seq".

@@ -3,6 +3,7 @@ package analytics_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -92,4 +93,51 @@ func TestTrimBehindAFasterGroupLosesNothing(t *testing.T) {
 			assert.Greater(t, mf.GetMetric()[0].GetCounter().GetValue(), float64(0), "the janitor trimmed meanwhile")
 		}
 	}
+}
+
+// TestGroupLagGauge: every group's lag is exported per partition, and a
+// destroyed group's series goes away (an alert on it resolves).
+func TestGroupLagGauge(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.newLink(t, "lagged")
+	p := f.ks.Partition("lagged")
+	reg := prometheus.NewRegistry()
+	c := f.consumer(t, "w1", func(cfg *analytics.ConsumerConfig) { cfg.Registry = reg })
+	require.NoError(t, f.c.Do(ctx, f.c.B().XgroupCreate().Key(f.ks.Stream(p)).Group("slow").Id("$").Build()).Error())
+	var events []clicks.Event
+	for i := 0; i < 7; i++ {
+		events = append(events, click("lagged", time.Now(), "192.0.2.1", uaDesktop, "", "SE"))
+	}
+	f.add(t, events...)
+	f.drain(t, c)
+	lags := func() map[string]float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		out := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() != "shortener_worker_group_lag" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				var g, part string
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "group" {
+						g = l.GetValue()
+					} else {
+						part = l.GetValue()
+					}
+				}
+				if part == strconv.Itoa(p) {
+					out[g] = m.GetGauge().GetValue()
+				}
+			}
+		}
+		return out
+	}
+	require.NoError(t, c.Trim(ctx, p))
+	assert.Equal(t, map[string]float64{"analytics": 0, "slow": 7}, lags())
+	require.NoError(t, f.c.Do(ctx, f.c.B().XgroupDestroy().Key(f.ks.Stream(p)).Group("slow").Build()).Error())
+	require.NoError(t, c.Trim(ctx, p))
+	assert.Equal(t, map[string]float64{"analytics": 0}, lags())
 }
