@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/shortener/shortener/pkg/webhook"
 )
 
 // client talks to one in-memory fasthttp.Server that runs Handler as the
@@ -98,6 +100,35 @@ func TestPageNeedsNothingInline(t *testing.T) {
 	}
 	css := string(serve(t, "GET", "/ui/app.css", nil).Body())
 	assert.NotRegexp(t, `@import|url\(\s*['"]?(https?:)?//`, css, "the stylesheet loads from another origin")
+}
+
+// The webhook form offers every event type the API knows, in its order,
+// and nothing else; the API, not the browser, judges what is entered, so
+// its refusals are the ones shown.
+func TestWebhookFormEvents(t *testing.T) {
+	index := string(serve(t, "GET", "/ui/", nil).Body())
+	form := regexp.MustCompile(`(?s)<form[^>]*id="wh-form"[^>]*>.*?</form>`).FindString(index)
+	require.NotEmpty(t, form, "index.html has the webhook form")
+	assert.Contains(t, form[:strings.Index(form, ">")], " novalidate")
+	var events []string
+	for _, m := range regexp.MustCompile(`<input type="checkbox" name="events" value="([^"]+)">`).FindAllStringSubmatch(form, -1) {
+		events = append(events, m[1])
+	}
+	assert.Equal(t, webhook.EventTypes, events)
+	for _, id := range []string{"webhooks", "wh-list", "wh-url", "wh-description", "wh-create", "wh-form-error", "wh-error", "wh-created", "wh-empty", "wh-reload"} {
+		assert.Contains(t, index, `id="`+id+`"`)
+	}
+}
+
+// The page keeps nothing but the key and the window in sessionStorage: a
+// webhook secret is shown once and never stored.
+func TestPageStoresNoSecret(t *testing.T) {
+	js := string(serve(t, "GET", "/ui/app.js", nil).Body())
+	calls := regexp.MustCompile(`sessionStorage\.setItem\(([^,]+),`).FindAllStringSubmatch(js, -1)
+	require.NotEmpty(t, calls)
+	for _, c := range calls {
+		assert.Contains(t, []string{"KEY_STORE", "DAYS_STORE"}, c[1], "sessionStorage.setItem(%s, …)", c[1])
+	}
 }
 
 func TestVersionedAssets(t *testing.T) {

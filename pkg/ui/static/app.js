@@ -1,6 +1,7 @@
-// Link analytics page. Plain JavaScript, no dependencies. Everything that
-// comes from the API is put into the page as text (textContent, attributes
-// via the DOM, SVG built with createElementNS): never as markup.
+// Link analytics and webhooks page. Plain JavaScript, no dependencies.
+// Everything that comes from the API is put into the page as text
+// (textContent, attributes and input values via the DOM, SVG built with
+// createElementNS): never as markup.
 'use strict';
 
 (() => {
@@ -31,6 +32,9 @@
     timer: 0,
     ctrl: null,
     listCtrl: null,
+    hooks: new Map(), // webhook id → { hook (never its secret), li, … }
+    hooksCtrl: null,
+    hooksGen: 0, // bumped on sign-out: answers to calls made before it are dropped
   };
 
   // el makes an element with a class and, optionally, text.
@@ -62,23 +66,39 @@
 
   // api GETs a path under /api/v1 of this origin with the key; it answers
   // the decoded JSON or throws an APIError.
-  async function api(path, signal) {
+  function api(path, signal) {
+    return request('GET', path, undefined, signal);
+  }
+
+  // request calls a path under /api/v1 of this origin with the key, and a
+  // JSON body unless body is undefined; it answers the decoded JSON (null
+  // for an empty answer) or throws an APIError.
+  async function request(method, path, body, signal) {
+    const headers = { Authorization: 'Bearer ' + state.key, Accept: 'application/json' };
+    const init = {
+      method,
+      headers,
+      cache: 'no-store',
+      credentials: 'omit',
+      redirect: 'error',
+      referrerPolicy: 'no-referrer',
+      signal,
+    };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
     let resp;
     try {
-      resp = await fetch(API + path, {
-        method: 'GET',
-        headers: { Authorization: 'Bearer ' + state.key, Accept: 'application/json' },
-        cache: 'no-store',
-        credentials: 'omit',
-        redirect: 'error',
-        referrerPolicy: 'no-referrer',
-        signal,
-      });
+      resp = await fetch(API + path, init);
     } catch (e) {
       if (e && e.name === 'AbortError') throw e;
       throw new APIError(0, '');
     }
-    if (resp.ok) return resp.json();
+    if (resp.ok) {
+      const text = await resp.text();
+      return text ? JSON.parse(text) : null;
+    }
     let detail = '';
     try {
       const p = await resp.json();
@@ -115,6 +135,7 @@
 
   function showKeyPanel() {
     $('app').hidden = true;
+    $('webhooks').hidden = true;
     $('session').hidden = true;
     $('key-panel').hidden = false;
     $('key-input').value = '';
@@ -129,6 +150,7 @@
     state.report = null;
     sessionStorage.removeItem(KEY_STORE);
     $('links').replaceChildren();
+    resetWebhooks();
     showKeyPanel();
     if (message) showError(message); else clearError();
   }
@@ -136,6 +158,7 @@
   function showApp() {
     $('key-panel').hidden = true;
     $('app').hidden = false;
+    $('webhooks').hidden = false;
     $('session').hidden = false;
   }
 
@@ -149,6 +172,7 @@
     sessionStorage.setItem(KEY_STORE, key);
     showApp();
     openFromHash();
+    loadWebhooks();
   });
 
   $('forget-key').addEventListener('click', () => {
@@ -603,6 +627,389 @@
   });
   ro.observe($('chart-daily'));
 
+  // ---- Webhooks ------------------------------------------------------
+
+  const DEAD_COLUMNS = ['Failed at', 'Type', 'Attempts', 'Last status', 'Last error'];
+
+  // when shows an RFC 3339 time as a local date and time.
+  function when(s) {
+    const d = new Date(s);
+    if (!s || isNaN(d)) return String(s || '');
+    return `${d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' })} ${hms(d)}`;
+  }
+
+  // setMsg shows text in a message element, or hides it when there is none.
+  function setMsg(p, text) {
+    p.textContent = text || '';
+    p.hidden = !text;
+  }
+
+  function msgEl(cls, role) {
+    const p = el('p', cls);
+    p.hidden = true;
+    p.setAttribute('role', role);
+    return p;
+  }
+
+  function whError(err, what) {
+    switch (err.status) {
+      case 0: return `${what} failed: cannot reach the server.`;
+      case 429: return `Too many requests (429): this key's rate limit is used up. Try again in ${err.retryAfter || 5} s.`;
+      default: return `${what} failed (${err.status})${err.detail ? ': ' + err.detail : '.'}`;
+    }
+  }
+
+  // whCall makes one webhook call. It answers { value } with the decoded
+  // answer; or shows why it failed in errBox (the key refused: signs out)
+  // and answers null. Answers that come after a sign-out are dropped.
+  async function whCall(errBox, what, method, path, body) {
+    const gen = state.hooksGen;
+    setMsg(errBox, '');
+    try {
+      const value = await request(method, path, body);
+      return gen === state.hooksGen ? { value } : null;
+    } catch (e) {
+      if (gen !== state.hooksGen) return null;
+      if (e.status === 401) {
+        signOut(describe(e, 'webhooks'));
+        return null;
+      }
+      setMsg(errBox, whError(e, what));
+      return null;
+    }
+  }
+
+  // busy runs f with btn disabled, so a second click cannot repeat a call
+  // that is still on its way.
+  async function busy(btn, f) {
+    if (btn.disabled) return;
+    btn.disabled = true;
+    try {
+      await f();
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  function hookPath(item, rest) {
+    return '/webhooks/' + encodeURIComponent(item.hook.id) + (rest || '');
+  }
+
+  // withoutSecret answers a webhook from the API without its secret: the
+  // page keeps no secret, it only shows one once.
+  function withoutSecret(h) {
+    const copy = Object.assign({}, h);
+    delete copy.secret;
+    return copy;
+  }
+
+  function resetWebhooks() {
+    state.hooksGen++;
+    if (state.hooksCtrl) state.hooksCtrl.abort();
+    state.hooksCtrl = null;
+    $('wh-reload').disabled = false;
+    state.hooks.clear();
+    $('wh-list').replaceChildren();
+    $('wh-empty').hidden = true;
+    $('wh-created').replaceChildren();
+    $('wh-created').hidden = true;
+    $('wh-form').reset();
+    setMsg($('wh-error'), '');
+    setMsg($('wh-form-error'), '');
+  }
+
+  // loadWebhooks (re)loads the list. A webhook still listed keeps its
+  // element, so a secret or dead letters it shows stay.
+  async function loadWebhooks() {
+    if (state.hooksCtrl) state.hooksCtrl.abort();
+    const ctrl = new AbortController();
+    state.hooksCtrl = ctrl;
+    $('wh-reload').disabled = true;
+    try {
+      const r = await api('/webhooks', ctrl.signal);
+      const hooks = (r && Array.isArray(r.webhooks) ? r.webhooks : []).filter((h) => h && typeof h.id === 'string');
+      const listed = new Set(hooks.map((h) => h.id));
+      for (const [id, item] of state.hooks) {
+        if (!listed.has(id)) state.hooks.delete(id);
+      }
+      const lis = hooks.map((h) => {
+        let item = state.hooks.get(h.id);
+        if (item) {
+          item.hook = withoutSecret(h);
+          renderHook(item);
+        } else {
+          item = hookItem(withoutSecret(h));
+          state.hooks.set(h.id, item);
+        }
+        return item.li;
+      });
+      $('wh-list').replaceChildren(...lis);
+      $('wh-empty').hidden = lis.length > 0;
+      setMsg($('wh-error'), '');
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      if (e.status === 401) {
+        signOut(describe(e, 'your webhooks'));
+        return;
+      }
+      setMsg($('wh-error'), whError(e, 'Loading your webhooks'));
+    } finally {
+      if (state.hooksCtrl === ctrl) {
+        state.hooksCtrl = null;
+        $('wh-reload').disabled = false;
+      }
+    }
+  }
+
+  $('wh-reload').addEventListener('click', () => loadWebhooks());
+
+  function hookItem(h) {
+    const li = el('li', 'wh-item');
+    li.dataset.id = h.id;
+    const info = el('div', 'wh-info');
+    const actions = el('div', 'wh-actions');
+    const button = (action, label, cls) => {
+      const b = el('button', cls, label);
+      b.type = 'button';
+      b.dataset.action = action;
+      actions.append(b);
+      return b;
+    };
+    const test = button('test', 'Send test', 'ghost small');
+    const dead = button('dead-letters', 'Dead letters', 'ghost small');
+    dead.setAttribute('aria-expanded', 'false');
+    const rotate = button('rotate', 'Rotate secret', 'ghost small');
+    const del = button('delete', 'Delete', 'ghost small danger');
+    const item = {
+      hook: h, li, info,
+      note: msgEl('wh-note', 'status'),
+      error: msgEl('inline-error', 'alert'),
+      secret: el('div', 'wh-secret'),
+      dead: el('div', 'wh-dead'),
+      deadButton: dead,
+    };
+    item.secret.hidden = true;
+    item.dead.hidden = true;
+    li.append(info, actions, item.note, item.error, item.secret, item.dead);
+    renderHook(item);
+    test.addEventListener('click', () => busy(test, () => sendTest(item)));
+    dead.addEventListener('click', () => busy(dead, () => toggleDeadLetters(item)));
+    rotate.addEventListener('click', () => busy(rotate, () => rotateSecret(item)));
+    del.addEventListener('click', () => busy(del, () => deleteHook(item)));
+    return item;
+  }
+
+  function renderHook(item) {
+    const h = item.hook;
+    const url = el('div', 'wh-url', h.url);
+    url.title = String(h.url || '');
+    const tags = el('div', 'tags');
+    for (const e of Array.isArray(h.events) ? h.events : []) tags.append(el('span', 'tag', e));
+    const parts = [url, tags];
+    if (h.description) parts.push(el('div', 'wh-desc', h.description));
+    const meta = el('div', 'wh-meta', 'Created ');
+    const created = el('time', '', when(h.created_at));
+    created.dateTime = String(h.created_at || '');
+    created.title = String(h.created_at || '');
+    meta.append(created);
+    if (h.previous_secret_expires_at) {
+      meta.append(` · the previous secret signs too until ${when(h.previous_secret_expires_at)}`);
+    }
+    parts.push(meta);
+    item.info.replaceChildren(...parts);
+  }
+
+  async function sendTest(item) {
+    setMsg(item.note, '');
+    const r = await whCall(item.error, 'Sending a test', 'POST', hookPath(item, '/test'));
+    if (!r) return;
+    const id = r.value && typeof r.value.message_id === 'string' ? r.value.message_id : '';
+    setMsg(item.note, `Test delivery queued (webhook-id ${id}). Should every try fail, it shows under Dead letters.`);
+  }
+
+  async function toggleDeadLetters(item) {
+    if (!item.dead.hidden) {
+      item.dead.hidden = true;
+      item.deadButton.setAttribute('aria-expanded', 'false');
+      return;
+    }
+    await loadDeadLetters(item, '');
+  }
+
+  // loadDeadLetters shows the webhook's dead letters, and note above them.
+  async function loadDeadLetters(item, note) {
+    const r = await whCall(item.error, 'Loading the dead letters', 'GET', hookPath(item, '/dead-letters'));
+    if (!r) return;
+    const list = r.value && Array.isArray(r.value.dead_letters) ? r.value.dead_letters : [];
+    renderDeadLetters(item, list, note);
+    item.dead.hidden = false;
+    item.deadButton.setAttribute('aria-expanded', 'true');
+  }
+
+  function renderDeadLetters(item, list, note) {
+    const head = el('div', 'wh-dead-head');
+    head.append(el('h4', '', `Dead letters (${fmt(list.length)})`));
+    const replay = el('button', 'ghost small', 'Replay all');
+    replay.type = 'button';
+    replay.dataset.action = 'replay';
+    head.append(replay);
+    const noteEl = msgEl('wh-note', 'status');
+    setMsg(noteEl, note);
+    const errEl = msgEl('inline-error', 'alert');
+    replay.addEventListener('click', () => busy(replay, async () => {
+      setMsg(noteEl, '');
+      const r = await whCall(errEl, 'Replaying the dead letters', 'POST', hookPath(item, '/replay'));
+      if (!r) return;
+      const n = r.value && typeof r.value.replayed === 'number' ? r.value.replayed : 0;
+      await loadDeadLetters(item, `${fmt(n)} ${n === 1 ? 'dead letter' : 'dead letters'} queued again.`);
+    }));
+    const parts = [head, noteEl, errEl];
+    if (!list.length) {
+      parts.push(el('p', 'muted empty', 'No dead letters: every delivery got through, or is still being retried.'));
+    } else {
+      const table = el('table');
+      const tr = el('tr');
+      for (const c of DEAD_COLUMNS) {
+        const th = el('th', '', c);
+        th.scope = 'col';
+        tr.append(th);
+      }
+      const thead = el('thead');
+      thead.append(tr);
+      const tbody = el('tbody');
+      for (const d of list) {
+        if (!d || typeof d !== 'object') continue;
+        const row = el('tr');
+        row.dataset.message = String(d.message_id || '');
+        const failed = el('td', 'time', when(d.failed_at));
+        failed.title = String(d.failed_at || '');
+        const type = el('td', '', d.type);
+        type.title = `webhook-id ${d.message_id || ''}`;
+        const status = typeof d.last_status === 'number' ? String(d.last_status) : 'no answer';
+        const cells = [failed, type, el('td', 'num', fmt(d.attempts)), el('td', 'num', status), el('td', 'wh-last-error', d.last_error)];
+        cells.forEach((cell, i) => { cell.dataset.label = DEAD_COLUMNS[i]; });
+        row.append(...cells);
+        tbody.append(row);
+      }
+      table.append(thead, tbody);
+      const wrap = el('div', 'table-wrap');
+      wrap.append(table);
+      parts.push(wrap);
+    }
+    item.dead.replaceChildren(...parts);
+  }
+
+  async function rotateSecret(item) {
+    const h = item.hook;
+    if (h.previous_secret_expires_at && !window.confirm(`The secret the last rotation replaced still signs deliveries until ${when(h.previous_secret_expires_at)}. ` +
+      'Rotating again ends it at once: a receiver that checks only that one refuses deliveries from now on. Rotate anyway?')) {
+      return;
+    }
+    setMsg(item.note, '');
+    const r = await whCall(item.error, 'Rotating the secret', 'PATCH', hookPath(item), { rotate_secret: true });
+    if (!r || !r.value) return;
+    const secret = typeof r.value.secret === 'string' ? r.value.secret : '';
+    item.hook = withoutSecret(r.value);
+    renderHook(item);
+    const until = item.hook.previous_secret_expires_at ? ` (until ${when(item.hook.previous_secret_expires_at)})` : '';
+    item.secret.replaceChildren(secretBox('New signing secret', secret, [
+      'Store it now; it signs every delivery from now on. This page shows it only this once.',
+      `The previous secret keeps signing too for 24 h${until}: every delivery carries both signatures, so your receiver keeps working while you move it to the new one.`,
+    ], () => { item.secret.hidden = true; item.secret.replaceChildren(); }));
+    item.secret.hidden = false;
+  }
+
+  async function deleteHook(item) {
+    if (!window.confirm(`Delete the webhook to ${item.hook.url}? Nothing more is delivered to it, not even what is already queued.`)) return;
+    setMsg(item.note, '');
+    const r = await whCall(item.error, 'Deleting the webhook', 'DELETE', hookPath(item));
+    if (!r) return;
+    item.li.remove();
+    state.hooks.delete(item.hook.id);
+    $('wh-empty').hidden = state.hooks.size > 0;
+    if (state.hooksCtrl) loadWebhooks(); // a list asked for before the deletion may still hold it
+  }
+
+  // secretBox shows a secret once, in a read-only field that is easy to
+  // copy, above lines of text (strings or nodes); done hides it.
+  function secretBox(title, secret, lines, done) {
+    const box = el('div', 'secret-box');
+    box.append(el('strong', 'secret-title', title));
+    const row = el('div', 'row');
+    const input = el('input', 'secret');
+    input.type = 'text';
+    input.readOnly = true;
+    input.spellcheck = false;
+    input.value = secret;
+    input.setAttribute('aria-label', title);
+    input.addEventListener('focus', () => input.select());
+    const copy = el('button', 'ghost', 'Copy');
+    copy.type = 'button';
+    copy.addEventListener('click', () => copySecret(input, copy));
+    row.append(input, copy);
+    box.append(row);
+    for (const line of lines) {
+      const p = el('p');
+      p.append(...[].concat(line));
+      box.append(p);
+    }
+    const hide = el('button', 'ghost small', 'I stored it: hide it');
+    hide.type = 'button';
+    hide.dataset.action = 'hide-secret';
+    hide.addEventListener('click', done);
+    box.append(hide);
+    return box;
+  }
+
+  async function copySecret(input, button) {
+    input.focus();
+    input.select();
+    let ok = false;
+    try {
+      if (navigator.clipboard && window.isSecureContext) {
+        await navigator.clipboard.writeText(input.value);
+        ok = true;
+      }
+    } catch (e) { ok = false; }
+    if (!ok) {
+      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+    }
+    button.textContent = ok ? 'Copied' : 'Press Ctrl+C';
+    setTimeout(() => { button.textContent = 'Copy'; }, 2000);
+  }
+
+  $('wh-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const btn = $('wh-create');
+    busy(btn, async () => {
+      const body = {
+        url: $('wh-url').value.trim(),
+        events: [...$('wh-form').querySelectorAll('input[name=events]:checked')].map((i) => i.value),
+      };
+      const description = $('wh-description').value.trim();
+      if (description) body.description = description;
+      const r = await whCall($('wh-form-error'), 'Creating the webhook', 'POST', '/webhooks', body);
+      if (!r || !r.value || typeof r.value.id !== 'string') return;
+      const secret = typeof r.value.secret === 'string' ? r.value.secret : '';
+      const hook = withoutSecret(r.value);
+      $('wh-form').reset();
+      const created = $('wh-created');
+      created.replaceChildren(secretBox(`Webhook created for ${hook.url}. Its signing secret`, secret, [
+        'Store it now; it signs every delivery. This page shows it only this once.',
+        ['To check a delivery, verify its ', el('code', '', 'webhook-signature'),
+          ' header the Standard Webhooks way: the README\'s "Webhooks" section says how (any Standard Webhooks library does it).'],
+      ], () => { created.hidden = true; created.replaceChildren(); }));
+      created.hidden = false;
+      if (!state.hooks.has(hook.id)) {
+        const item = hookItem(hook);
+        state.hooks.set(hook.id, item);
+        $('wh-list').append(item.li);
+      }
+      $('wh-empty').hidden = true;
+      if (state.hooksCtrl) loadWebhooks(); // a list asked for before the creation would drop it
+    });
+  });
+
   // ---- Start ---------------------------------------------------------
 
   (async () => {
@@ -612,6 +1019,9 @@
     }
     showApp();
     const ok = await loadLinks(true);
-    if (ok && state.key) openFromHash();
+    if (ok && state.key) {
+      openFromHash();
+      loadWebhooks();
+    }
   })();
 })();
