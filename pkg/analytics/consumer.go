@@ -245,8 +245,11 @@ func (c *Consumer) runPartition(ctx context.Context, p int) {
 	for ctx.Err() == nil {
 		// Not cancelled by ctx: a read cancelled in flight would leave the
 		// entries Redis delivered pending with nobody to apply them until
-		// another worker claims them. A stop waits out the Block instead.
-		entries, err := c.Read(context.WithoutCancel(ctx), p, ">")
+		// another worker claims them. A stop waits out the Block instead
+		// (bounded, should Redis hang).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Block+5*time.Second)
+		entries, err := c.Read(rctx, p, ">")
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				fail("read", err)

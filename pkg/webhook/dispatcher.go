@@ -247,7 +247,9 @@ func (d *Dispatcher) readPartition(ctx context.Context, p int) {
 		}
 		// Not cancelled by ctx, like the analytics consumer's read: a stop
 		// waits out the block instead of leaving delivered entries pending.
-		entries, err := d.read(context.WithoutCancel(ctx), p, id)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Block+5*time.Second)
+		entries, err := d.read(rctx, p, id)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				fail("read", err)
