@@ -218,107 +218,36 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 func (c *Consumer) runPartition(ctx context.Context, p int) {
-	backoff := 100 * time.Millisecond
-	fail := func(what string, err error) {
-		c.cfg.Log.Warn("stream read failed", "op", what, "partition", p, "err", err, "retry_in", backoff.String())
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		if backoff *= 2; backoff > 5*time.Second {
-			backoff = 5 * time.Second
-		}
-	}
-	// First the entries this consumer name left pending (a restart).
-	for ctx.Err() == nil {
-		entries, err := c.Read(ctx, p, "0")
-		if err != nil {
-			fail("read_pending", err)
-			continue
-		}
-		if len(entries) == 0 {
-			break
-		}
-		c.Process(p, entries)
-	}
-	lastClaim := time.Now()
-	for ctx.Err() == nil {
-		// Not cancelled by ctx: a read cancelled in flight would leave the
-		// entries Redis delivered pending with nobody to apply them until
-		// another worker claims them. A stop waits out the Block instead
-		// (bounded, should Redis hang).
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Block+5*time.Second)
-		entries, err := c.Read(rctx, p, ">")
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				fail("read", err)
+	redisx.GroupReader{
+		Client: c.cfg.Client, Key: c.cfg.Keys.Stream(p), Group: c.cfg.Group, Consumer: c.cfg.Name,
+		Count: int64(c.cfg.Batch), Block: c.cfg.Block, ClaimIdle: c.cfg.ClaimIdle, Log: c.cfg.Log,
+		Handle: func(_ context.Context, m []rueidis.RedisMessage) error {
+			entries, err := parseEntries(m)
+			if err != nil {
+				return err
 			}
-			continue
-		}
-		backoff = 100 * time.Millisecond
-		if len(entries) > 0 {
-			c.Process(p, entries)
-		}
-		if time.Since(lastClaim) >= c.cfg.ClaimIdle/2 {
-			lastClaim = time.Now()
-			if err := c.Reclaim(ctx, p); err != nil && ctx.Err() == nil {
-				c.cfg.Log.Warn("reclaim failed", "partition", p, "err", err)
-			}
-		}
-	}
+			c.Process(p, entries) // logs its own failures; the entries then stay pending
+			return nil
+		},
+		Reclaim: func(ctx context.Context) error { return c.Reclaim(ctx, p) },
+		NoGroup: func(ctx context.Context) { _ = c.EnsureGroups(ctx) },
+	}.Run(ctx)
 }
 
 // Read reads up to Batch entries of partition p: id ">" for new entries,
 // "0" for this consumer's own pending ones.
 func (c *Consumer) Read(ctx context.Context, p int, id string) ([]Entry, error) {
-	cl := c.cfg.Client
-	b := cl.B().Xreadgroup().Group(c.cfg.Group, c.cfg.Name).Count(int64(c.cfg.Batch))
-	var cmd rueidis.Completed
-	if id == ">" {
-		cmd = b.Block(c.cfg.Block.Milliseconds()).Streams().Key(c.cfg.Keys.Stream(p)).Id(id).Build()
-	} else {
-		cmd = b.Streams().Key(c.cfg.Keys.Stream(p)).Id(id).Build()
-	}
-	res := cl.Do(ctx, cmd)
-	if rueidis.IsRedisNil(res.Error()) {
-		return nil, nil
-	}
-	if err := res.Error(); err != nil {
-		if strings.Contains(err.Error(), "NOGROUP") {
-			_ = c.EnsureGroups(ctx)
-		}
-		return nil, err
-	}
-	m, err := res.ToMessage()
+	m, err := redisx.ReadGroup(ctx, c.cfg.Client, c.cfg.Keys.Stream(p), c.cfg.Group, c.cfg.Name, int64(c.cfg.Batch), c.cfg.Block, id,
+		func(ctx context.Context) { _ = c.EnsureGroups(ctx) })
 	if err != nil {
 		return nil, err
 	}
-	streams, err := m.ToMap()
-	if err != nil { // RESP2 servers answer with an array of [key, entries]
-		arr, err2 := m.ToArray()
-		if err2 != nil || len(arr) == 0 {
-			return nil, fmt.Errorf("unexpected XREADGROUP reply: %w", err)
-		}
-		pair, err2 := arr[0].ToArray()
-		if err2 != nil || len(pair) != 2 {
-			return nil, fmt.Errorf("unexpected XREADGROUP reply: %w", err)
-		}
-		return parseEntries(pair[1])
-	}
-	for _, v := range streams {
-		return parseEntries(v)
-	}
-	return nil, nil
+	return parseEntries(m)
 }
 
-// parseEntries reads [[id, [field, value, …]], …]; an entry whose fields
-// are gone (deleted while pending) has a nil field list.
-func parseEntries(m rueidis.RedisMessage) ([]Entry, error) {
-	arr, err := m.ToArray()
-	if err != nil {
-		return nil, err
-	}
+// parseEntries reads [id, [field, value, …]] entries; an entry whose
+// fields are gone (deleted while pending) has a nil field list.
+func parseEntries(arr []rueidis.RedisMessage) ([]Entry, error) {
 	out := make([]Entry, 0, len(arr))
 	for _, e := range arr {
 		pair, err := e.ToArray()
@@ -470,7 +399,7 @@ func (c *Consumer) apply(ctx context.Context, p int, entries []Entry, dead map[i
 // MaxDeliveries times go to the dead-letter stream instead.
 func (c *Consumer) Reclaim(ctx context.Context, p int) error {
 	return redisx.AutoClaim(ctx, c.cfg.Client, c.cfg.Keys.Stream(p), c.cfg.Group, c.cfg.Name, c.cfg.ClaimIdle, int64(c.cfg.Batch),
-		func(m rueidis.RedisMessage, deleted int) error {
+		func(m []rueidis.RedisMessage, deleted int) error {
 			if deleted > 0 {
 				c.m.lost.Add(float64(deleted))
 				c.cfg.Log.Error("pending entries were trimmed before being applied: clicks lost", "partition", p, "count", deleted)

@@ -217,84 +217,46 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// sleep waits for d or ctx's end, whichever is first.
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
 func (d *Dispatcher) readPartition(ctx context.Context, p int) {
-	backoff := 100 * time.Millisecond
-	fail := func(what string, err error) {
-		d.cfg.Log.Warn("webhooks: stream read failed", "op", what, "partition", p, "err", err, "retry_in", backoff.String())
-		sleep(ctx, backoff)
-		backoff = min(2*backoff, 5*time.Second)
-	}
-	id := "0" // first what this consumer name left pending (a restart)
-	lastClaim := time.Now()
-	for ctx.Err() == nil {
-		if d.full[p].Load() {
+	redisx.GroupReader{
+		Client: d.cfg.Client, Key: d.cfg.Keys.Stream(p), Group: d.cfg.Group, Consumer: d.cfg.Name,
+		Count: defaultBatch, Block: d.cfg.Block, ClaimIdle: d.cfg.ClaimIdle, Log: d.cfg.Log,
+		Handle: func(ctx context.Context, m []rueidis.RedisMessage) error {
+			entries, err := xrange(m)
+			if err != nil {
+				return err
+			}
+			return d.handle(ctx, p, entries)
+		},
+		Reclaim: func(ctx context.Context) error { return d.reclaim(ctx, p) },
+		NoGroup: func(ctx context.Context) { _ = d.EnsureGroups(ctx) },
+		// A full queue pauses the reading: the backlog waits in the stream.
+		Paused: func(ctx context.Context) bool {
+			if !d.full[p].Load() {
+				return false
+			}
 			n, err := d.cfg.Client.Do(ctx, d.cfg.Client.B().Zcard().Key(d.cfg.Keys.WebhookQueue(p)).Build()).AsInt64()
 			if err != nil || n >= int64(d.cfg.QueueMax) {
-				sleep(ctx, d.cfg.PollInterval)
-				continue
+				return true
 			}
 			d.full[p].Store(false)
-		}
-		// Not cancelled by ctx, like the analytics consumer's read: a stop
-		// waits out the block instead of leaving delivered entries pending.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Block+5*time.Second)
-		entries, err := d.read(rctx, p, id)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				fail("read", err)
-			}
-			continue
-		}
-		backoff = 100 * time.Millisecond
-		if id == "0" && len(entries) == 0 {
-			id = ">"
-		}
-		if len(entries) > 0 {
-			if err := d.handle(ctx, p, entries); err != nil && ctx.Err() == nil {
-				// The entries stay pending; the reclaim below retries them.
-				fail("queue", err)
-			}
-		}
-		if time.Since(lastClaim) >= d.cfg.ClaimIdle/2 {
-			lastClaim = time.Now()
-			if err := d.reclaim(ctx, p); err != nil && ctx.Err() == nil {
-				d.cfg.Log.Warn("webhooks: reclaim failed", "partition", p, "err", err)
-			}
-		}
-	}
+			return false
+		},
+		Pause: d.cfg.PollInterval,
+	}.Run(ctx)
 }
 
-func (d *Dispatcher) read(ctx context.Context, p int, id string) ([]rueidis.XRangeEntry, error) {
-	cl := d.cfg.Client
-	b := cl.B().Xreadgroup().Group(d.cfg.Group, d.cfg.Name).Count(defaultBatch)
-	var cmd rueidis.Completed
-	if id == ">" {
-		cmd = b.Block(d.cfg.Block.Milliseconds()).Streams().Key(d.cfg.Keys.Stream(p)).Id(id).Build()
-	} else {
-		cmd = b.Streams().Key(d.cfg.Keys.Stream(p)).Id(id).Build()
-	}
-	streams, err := cl.Do(ctx, cmd).AsXRead()
-	if rueidis.IsRedisNil(err) {
-		return nil, nil
-	}
-	if err != nil {
-		if strings.Contains(err.Error(), "NOGROUP") {
-			_ = d.EnsureGroups(ctx)
+// xrange parses stream entries.
+func xrange(m []rueidis.RedisMessage) ([]rueidis.XRangeEntry, error) {
+	out := make([]rueidis.XRangeEntry, len(m))
+	for i := range m {
+		e, err := m[i].AsXRangeEntry()
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
+		out[i] = e
 	}
-	return streams[d.cfg.Keys.Stream(p)], nil
+	return out, nil
 }
 
 // reclaim takes over entries pending with any consumer of the group for
@@ -302,12 +264,12 @@ func (d *Dispatcher) read(ctx context.Context, p int, id string) ([]rueidis.XRan
 func (d *Dispatcher) reclaim(ctx context.Context, p int) error {
 	key := d.cfg.Keys.Stream(p)
 	return redisx.AutoClaim(ctx, d.cfg.Client, key, d.cfg.Group, d.cfg.Name, d.cfg.ClaimIdle, defaultBatch,
-		func(m rueidis.RedisMessage, deleted int) error {
+		func(m []rueidis.RedisMessage, deleted int) error {
 			if deleted > 0 {
 				d.m.events.WithLabelValues("lost").Add(float64(deleted))
 				d.cfg.Log.Error("webhooks: pending events were trimmed before being queued: deliveries lost", "partition", p, "count", deleted)
 			}
-			entries, err := m.AsXRange()
+			entries, err := xrange(m)
 			if err != nil {
 				return fmt.Errorf("xautoclaim %s: %w", key, err)
 			}
@@ -643,7 +605,7 @@ func (d *Dispatcher) janitor(ctx context.Context) {
 		if err := d.Tidy(ctx); err != nil && ctx.Err() == nil {
 			d.cfg.Log.Warn("webhooks: janitor failed", "err", err)
 		}
-		sleep(ctx, janitorInterval)
+		redisx.Sleep(ctx, janitorInterval)
 	}
 }
 
