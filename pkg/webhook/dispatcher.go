@@ -108,7 +108,6 @@ type dispatcherMetrics struct {
 	queued     prometheus.Gauge
 	dead       prometheus.Gauge
 	expired    prometheus.Counter
-	lag        prometheus.Gauge
 }
 
 // NewDispatcher validates cfg, fills defaults and registers the metrics.
@@ -179,12 +178,8 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		Name: "shortener_worker_webhook_dead_letters_expired_total",
 		Help: "Dead letters removed unreplayed after the dead-letter retention: deliveries given up for good.",
 	})
-	lag := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "shortener_worker_webhook_consumer_lag",
-		Help: "Stream entries not yet read by the webhooks group, over every partition (XINFO GROUPS lag).",
-	})
 	if cfg.Registry != nil {
-		for _, c := range []prometheus.Collector{events, deliveries, seconds, queued, dead, expired, lag} {
+		for _, c := range []prometheus.Collector{events, deliveries, seconds, queued, dead, expired} {
 			if err := cfg.Registry.Register(c); err != nil {
 				return nil, err
 			}
@@ -196,7 +191,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	for _, r := range []string{"delivered", "failed", "dead_letter", "subscription_gone"} {
 		deliveries.WithLabelValues(r)
 	}
-	d.m = dispatcherMetrics{events: events, deliveries: deliveries, seconds: seconds, queued: queued, dead: dead, expired: expired, lag: lag}
+	d.m = dispatcherMetrics{events: events, deliveries: deliveries, seconds: seconds, queued: queued, dead: dead, expired: expired}
 	return d, nil
 }
 
@@ -610,18 +605,18 @@ func (d *Dispatcher) janitor(ctx context.Context) {
 }
 
 // Tidy trims dead letters older than the retention and refreshes the
-// queue, dead-letter and lag gauges.
+// queue and dead-letter gauges. (The webhooks group's lag is exported with
+// every group's by the analytics workers: shortener_worker_group_lag.)
 func (d *Dispatcher) Tidy(ctx context.Context) error {
 	cl := d.cfg.Client
 	k := d.cfg.Keys
 	minID := strconv.FormatInt(d.now().Add(-d.cfg.DeadLetterRetention).UnixMilli(), 10) + "-0"
-	var queued, dead, lag int64
+	var queued, dead int64
 	for p := 0; p < k.Partitions; p++ {
 		out := cl.DoMulti(ctx,
 			cl.B().Xtrim().Key(k.WebhookDeadLetter(p)).Minid().Threshold(minID).Build(),
 			cl.B().Zcard().Key(k.WebhookQueue(p)).Build(),
-			cl.B().Xlen().Key(k.WebhookDeadLetter(p)).Build(),
-			cl.B().XinfoGroups().Key(k.Stream(p)).Build())
+			cl.B().Xlen().Key(k.WebhookDeadLetter(p)).Build())
 		trimmed, err := out[0].AsInt64()
 		if err != nil {
 			return err
@@ -636,26 +631,8 @@ func (d *Dispatcher) Tidy(ctx context.Context) error {
 			return err
 		}
 		queued, dead = queued+q, dead+n
-		groups, err := out[3].ToArray()
-		if err != nil {
-			return err
-		}
-		for _, g := range groups {
-			info, err := g.AsMap()
-			if err != nil {
-				continue
-			}
-			nm := info["name"]
-			if name, _ := nm.ToString(); name == d.cfg.Group {
-				if v := info["lag"]; !v.IsNil() {
-					n, _ := v.AsInt64()
-					lag += n
-				}
-			}
-		}
 	}
 	d.m.queued.Set(float64(queued))
 	d.m.dead.Set(float64(dead))
-	d.m.lag.Set(float64(lag))
 	return nil
 }
